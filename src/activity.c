@@ -1,0 +1,377 @@
+/*
+ * What counts as activity for a pass-mode service:
+ *
+ * 1. Arrivals.  A running service accepts on the listeners it shares with
+ *    the master, often before the master's event loop could look, so
+ *    readiness is no witness.  Instead every listener is O_ASYNC with the
+ *    master as owner: the kernel signals the master when a connection
+ *    arrives, whoever accepts it.  On Linux F_SETSIG picks a real-time
+ *    signal whose siginfo names the listener's fd; elsewhere (and when the
+ *    real-time queue overflows into plain SIGIO) the arrival is credited
+ *    to every running service, which can only delay a stop, never cause
+ *    one.  The handler only writes the fd to a pipe; the loop does the rest.
+ *
+ * 2. Open connections, counted on demand with sock_diag(7) on Linux: TCP
+ *    sockets whose local address is a listener's, UNIX sockets bound to
+ *    the same socket file (accepted ones inherit its inode).  Elsewhere
+ *    the count is unknown (-1) and only arrivals count.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/sysmacros.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/inet_diag.h>
+#include <linux/unix_diag.h>
+#endif
+
+#include <event2/event.h>
+
+#include "soad.h"
+
+static int			 arrival_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t	 arrival_overflow;
+static struct event		*arrival_ev;
+static struct listener		**byfd;
+static size_t			 nbyfd;
+
+#ifdef F_SETSIG
+#define ARRIVAL_SIG	(SIGRTMIN + 1)
+#endif
+
+static void
+arrival_handler(int sig, siginfo_t *si, void *uc)
+{
+	int	saved = errno, fd = -1;
+
+	(void)uc;
+#ifdef ARRIVAL_SIG
+	if (sig == ARRIVAL_SIG)
+		fd = si->si_fd;
+#else
+	(void)sig;
+	(void)si;
+#endif
+	if (write(arrival_pipe[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+		arrival_overflow = 1;
+	errno = saved;
+}
+
+static void
+credit_all(void)
+{
+	size_t	i;
+
+	for (i = 0; i < nbyfd; i++)
+		if (byfd[i] != NULL)
+			svc_arrival(byfd[i]);
+}
+
+static void
+arrival_read(evutil_socket_t fd, short what, void *arg)
+{
+	int	 fds[256];
+	ssize_t	 n, i;
+	int	 all = 0;
+
+	(void)what;
+	(void)arg;
+	while ((n = read(fd, fds, sizeof(fds))) > 0) {
+		for (i = 0; i < n / (ssize_t)sizeof(int); i++) {
+			if (fds[i] < 0 || (size_t)fds[i] >= nbyfd)
+				all = 1;
+			else if (byfd[fds[i]] != NULL)
+				svc_arrival(byfd[fds[i]]);
+		}
+	}
+	if (arrival_overflow) {
+		arrival_overflow = 0;
+		all = 1;
+	}
+	if (all)
+		credit_all();
+}
+
+int
+activity_init(struct event_base *base)
+{
+	struct sigaction	sa;
+
+	if (pipe2(arrival_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = arrival_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGIO, &sa, NULL) == -1)
+		return -1;
+#ifdef ARRIVAL_SIG
+	if (sigaction(ARRIVAL_SIG, &sa, NULL) == -1)
+		return -1;
+#endif
+	arrival_ev = event_new(base, arrival_pipe[0], EV_READ | EV_PERSIST,
+	    arrival_read, NULL);
+	if (arrival_ev == NULL || event_add(arrival_ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+void
+activity_watch(struct listener *ls)
+{
+	struct listener	**n;
+	size_t		  want = (size_t)ls->ls_fd + 1;
+	int		  fl;
+
+	if (want > nbyfd) {
+		if (want < nbyfd * 2)
+			want = nbyfd * 2;
+		if ((n = reallocarray(byfd, want, sizeof(*byfd))) == NULL)
+			fatal("reallocarray");
+		memset(n + nbyfd, 0, (want - nbyfd) * sizeof(*n));
+		byfd = n;
+		nbyfd = want;
+	}
+	byfd[ls->ls_fd] = ls;
+	if (fcntl(ls->ls_fd, F_SETOWN, getpid()) == -1 ||
+#ifdef ARRIVAL_SIG
+	    fcntl(ls->ls_fd, F_SETSIG, ARRIVAL_SIG) == -1 ||
+#endif
+	    (fl = fcntl(ls->ls_fd, F_GETFL)) == -1 ||
+	    fcntl(ls->ls_fd, F_SETFL, fl | O_ASYNC) == -1)
+		log_warn("%s: cannot watch arrivals on fd %d",
+		    ls->ls_svc->sv_conf->sc_name, ls->ls_fd);
+}
+
+void
+activity_forget(struct listener *ls)
+{
+	if (ls->ls_fd >= 0 && (size_t)ls->ls_fd < nbyfd)
+		byfd[ls->ls_fd] = NULL;
+}
+
+#ifdef __linux__
+
+/* TCP states in which a connection still belongs to the service. */
+#define TCPF(s)		(1U << (s))
+#define HELD_STATES	(TCPF(1) | TCPF(3) | TCPF(4) | TCPF(5) | TCPF(8) | \
+			 TCPF(9) | TCPF(11))
+#define ST_ESTABLISHED	1
+#define ST_SYN_RECV	3
+#define ST_LISTEN	10
+
+/* The service's listeners, as bound, looked up once per count. */
+struct diag_ctx {
+	const struct service	*dc_sv;
+	struct sockaddr_storage	 dc_ss[SOAD_MAXLISTEN];
+};
+
+static int
+diag_dump(void *req, size_t reqlen,
+    int (*match)(const struct nlmsghdr *, const struct diag_ctx *),
+    const struct diag_ctx *dc)
+{
+	struct sockaddr_nl	 nl = { .nl_family = AF_NETLINK };
+	struct nlmsghdr		*h;
+	char			 buf[32768];
+	ssize_t			 n;
+	int			 fd, count = 0, done = 0;
+
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return -1;
+	if (sendto(fd, req, reqlen, 0, (struct sockaddr *)&nl,
+	    sizeof(nl)) == -1)
+		goto fail;
+	while (!done) {
+		if ((n = recv(fd, buf, sizeof(buf), 0)) <= 0)
+			goto fail;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		    h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR)
+				goto fail;
+			count += match(h, dc);
+		}
+	}
+	close(fd);
+	return count;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int
+tcp_match(const struct nlmsghdr *h, const struct diag_ctx *dc)
+{
+	const struct inet_diag_msg	*m = NLMSG_DATA(h);
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	size_t				 i;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return 0;
+	/* Closed by the service and only lingering in the kernel. */
+	if (m->idiag_state != ST_ESTABLISHED &&
+	    m->idiag_state != ST_SYN_RECV && m->idiag_inode == 0)
+		return 0;
+	for (i = 0; i < dc->dc_sv->sv_nls; i++) {
+		sin = (const struct sockaddr_in *)&dc->dc_ss[i];
+		sin6 = (const struct sockaddr_in6 *)&dc->dc_ss[i];
+		if (dc->dc_ss[i].ss_family != m->idiag_family)
+			continue;
+		if (sin->sin_family == AF_INET) {
+			if (sin->sin_port == m->id.idiag_sport &&
+			    (sin->sin_addr.s_addr == htonl(INADDR_ANY) ||
+			    sin->sin_addr.s_addr == m->id.idiag_src[0]))
+				return 1;
+		} else {
+			if (sin6->sin6_port == m->id.idiag_sport &&
+			    (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
+			    memcmp(&sin6->sin6_addr, m->id.idiag_src, 16) == 0))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+unix_match(const struct nlmsghdr *h, const struct diag_ctx *dc)
+{
+	const struct service		*sv = dc->dc_sv;
+	const struct unix_diag_msg	*m = NLMSG_DATA(h);
+	const struct unix_diag_vfs	*vfs = NULL;
+	const struct rtattr		*a;
+	int				 len;
+	size_t				 i;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+	    m->udiag_state == ST_LISTEN)
+		return 0;
+	len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	for (a = (const struct rtattr *)(m + 1); RTA_OK(a, len);
+	    a = RTA_NEXT(a, len))
+		if (a->rta_type == UNIX_DIAG_VFS &&
+		    RTA_PAYLOAD(a) >= sizeof(*vfs))
+			vfs = RTA_DATA(a);
+	if (vfs == NULL)
+		return 0;
+	for (i = 0; i < sv->sv_nls; i++) {
+		/* The kernel reports its own dev_t encoding: 12:20 bits. */
+		if (sv->sv_ls[i].ls_ino == vfs->udiag_vfs_ino &&
+		    major(sv->sv_ls[i].ls_dev) == (vfs->udiag_vfs_dev >> 20) &&
+		    minor(sv->sv_ls[i].ls_dev) == (vfs->udiag_vfs_dev &
+		    0xfffff))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+count_tcp(const struct diag_ctx *dc, int family)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	r;
+	} req;
+
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = (unsigned char)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = HELD_STATES;
+	return diag_dump(&req, sizeof(req), tcp_match, dc);
+}
+
+static int
+count_unix(const struct diag_ctx *dc)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct unix_diag_req	r;
+	} req;
+
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = AF_UNIX;
+	req.r.udiag_states = ~0U;
+	req.r.udiag_show = UDIAG_SHOW_VFS;
+	return diag_dump(&req, sizeof(req), unix_match, dc);
+}
+
+/* Connections to the service's listeners still open; -1 if unknown. */
+int
+activity_open_conns(const struct service *sv)
+{
+	struct diag_ctx	 dc;
+	socklen_t	 len;
+	int		 fam[3] = { 0, 0, 0 }, total = 0, n;
+	size_t		 i;
+
+	memset(&dc, 0, sizeof(dc));
+	dc.dc_sv = sv;
+	for (i = 0; i < sv->sv_nls; i++) {
+		len = sizeof(dc.dc_ss[i]);
+		if (getsockname(sv->sv_ls[i].ls_fd,
+		    (struct sockaddr *)&dc.dc_ss[i], &len) == -1)
+			return -1;
+		switch (sv->sv_ls[i].ls_conf->lc_addr.ad_family) {
+		case AF_UNIX:
+			fam[0] = 1;
+			break;
+		case AF_INET:
+			fam[1] = 1;
+			break;
+		default:	/* IPv6, and "PORT" (IPv6 or IPv4 fallback) */
+			fam[2] = 1;
+			if (sv->sv_ls[i].ls_conf->lc_addr.ad_any)
+				fam[1] = 1;
+		}
+	}
+	if (fam[0] && (n = count_unix(&dc)) >= 0)
+		total += n;
+	else if (fam[0])
+		return -1;
+	if (fam[1] && (n = count_tcp(&dc, AF_INET)) >= 0)
+		total += n;
+	else if (fam[1])
+		return -1;
+	if (fam[2] && (n = count_tcp(&dc, AF_INET6)) >= 0)
+		total += n;
+	else if (fam[2])
+		return -1;
+	return total;
+}
+
+#else /* !__linux__ */
+
+int
+activity_open_conns(const struct service *sv)
+{
+	(void)sv;
+	return -1;
+}
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * Listen addresses: parsing, printing and overlap tests.  Pure functions
+ * over struct addr; no sockets are made here.
+ *
+ *	/abs/path		UNIX stream socket
+ *	PORT or *:PORT		every address (IPv6 dual-stack, or IPv4)
+ *	A.B.C.D:PORT		one IPv4 address
+ *	[V6ADDR]:PORT		one IPv6 address (IPV6_V6ONLY)
+ *
+ * Only numeric hosts and ports: soad never resolves names at start-up,
+ * so a slow resolver cannot stall it.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "soad.h"
+
+static int
+parse_port(const char *s, in_port_t *port)
+{
+	long	v = 0;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*port = htons((in_port_t)v);
+	return 0;
+}
+
+int
+addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ad_ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ad_ss;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&a->ad_ss;
+	char			 host[INET6_ADDRSTRLEN + 2];
+	const char		*colon, *portstr;
+	in_port_t		 port;
+	size_t			 hlen;
+
+	memset(a, 0, sizeof(*a));
+	if (*s == '\0') {
+		snprintf(err, errlen, "empty listen address");
+		return -1;
+	}
+	if (*s == '/') {
+		if (strlen(s) >= sizeof(sun->sun_path)) {
+			snprintf(err, errlen, "UNIX socket path \"%s\" is "
+			    "longer than %zu bytes", s,
+			    sizeof(sun->sun_path) - 1);
+			return -1;
+		}
+		a->ad_family = sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, s);
+		a->ad_len = sizeof(*sun);
+		return 0;
+	}
+	if (*s == '@' || *s == '.') {
+		snprintf(err, errlen, "listen address \"%s\": a UNIX socket "
+		    "path must be absolute", s);
+		return -1;
+	}
+	if ((colon = strrchr(s, ':')) == NULL) {
+		if (parse_port(s, &port) == -1)
+			goto badport;
+		a->ad_any = 1;
+		a->ad_family = sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		sin6->sin6_addr = in6addr_any;
+		a->ad_len = sizeof(*sin6);
+		return 0;
+	}
+	portstr = colon + 1;
+	if (parse_port(portstr, &port) == -1)
+		goto badport;
+	hlen = (size_t)(colon - s);
+	if (hlen == 1 && *s == '*') {
+		a->ad_any = 1;
+		a->ad_family = sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		sin6->sin6_addr = in6addr_any;
+		a->ad_len = sizeof(*sin6);
+		return 0;
+	}
+	if (hlen >= sizeof(host))
+		goto badhost;
+	if (*s == '[') {
+		if (hlen < 3 || s[hlen - 1] != ']')
+			goto badhost;
+		memcpy(host, s + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			goto badhost;
+		a->ad_family = sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		a->ad_len = sizeof(*sin6);
+		return 0;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		goto badhost;
+	a->ad_family = sin->sin_family = AF_INET;
+	sin->sin_port = port;
+	a->ad_len = sizeof(*sin);
+	return 0;
+
+badport:
+	snprintf(err, errlen, "listen address \"%s\": port must be a number "
+	    "from 1 to 65535", s);
+	return -1;
+badhost:
+	snprintf(err, errlen, "listen address \"%s\": host must be a numeric "
+	    "IPv4 address, [IPv6] address or *", s);
+	return -1;
+}
+
+/*
+ * "NAME=ADDR" gives a listener its own LISTEN_FDNAMES entry.  The prefix
+ * is a name only if it is made of [A-Za-z0-9_.-], so a path such as
+ * "/run/a=b.sock" is never split.  Returns 1 if a name was found.
+ */
+int
+addr_split_name(const char *s, char *name, size_t namelen, const char **rest)
+{
+	const char	*p;
+
+	*rest = s;
+	for (p = s; *p != '\0' && *p != '='; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' &&
+		    *p != '.')
+			return 0;
+	if (*p != '=' || p == s)
+		return 0;
+	if ((size_t)(p - s) >= namelen)
+		return -1;
+	memcpy(name, s, (size_t)(p - s));
+	name[p - s] = '\0';
+	*rest = p + 1;
+	return 1;
+}
+
+void
+addr_fmt(const struct addr *a, char *buf, size_t len)
+{
+	const struct sockaddr_in	*sin = (const void *)&a->ad_ss;
+	const struct sockaddr_in6	*sin6 = (const void *)&a->ad_ss;
+	char				 h[INET6_ADDRSTRLEN];
+
+	switch (a->ad_family) {
+	case AF_UNIX:
+		snprintf(buf, len, "%s", addr_path(a));
+		break;
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, h, sizeof(h));
+		snprintf(buf, len, "%s:%d", h, ntohs(sin->sin_port));
+		break;
+	case AF_INET6:
+		if (a->ad_any)
+			snprintf(buf, len, "*:%d", ntohs(sin6->sin6_port));
+		else {
+			inet_ntop(AF_INET6, &sin6->sin6_addr, h, sizeof(h));
+			snprintf(buf, len, "[%s]:%d", h,
+			    ntohs(sin6->sin6_port));
+		}
+		break;
+	default:
+		snprintf(buf, len, "?");
+	}
+}
+
+int
+addr_port(const struct addr *a)
+{
+	if (a->ad_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ad_ss)->sin_port);
+	if (a->ad_family == AF_INET6)
+		return ntohs(
+		    ((const struct sockaddr_in6 *)&a->ad_ss)->sin6_port);
+	return 0;
+}
+
+const char *
+addr_path(const struct addr *a)
+{
+	if (a->ad_family != AF_UNIX)
+		return NULL;
+	return ((const struct sockaddr_un *)&a->ad_ss)->sun_path;
+}
+
+static int
+is_wild(const struct addr *a)
+{
+	const struct sockaddr_in	*sin = (const void *)&a->ad_ss;
+	const struct sockaddr_in6	*sin6 = (const void *)&a->ad_ss;
+
+	if (a->ad_any)
+		return 1;
+	if (a->ad_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/* Would binding both addresses collide?  Mirrors the kernel's rules. */
+int
+addr_conflict(const struct addr *a, const struct addr *b)
+{
+	const struct sockaddr_in	*a4 = (const void *)&a->ad_ss;
+	const struct sockaddr_in	*b4 = (const void *)&b->ad_ss;
+	const struct sockaddr_in6	*a6 = (const void *)&a->ad_ss;
+	const struct sockaddr_in6	*b6 = (const void *)&b->ad_ss;
+
+	if (a->ad_family == AF_UNIX || b->ad_family == AF_UNIX)
+		return a->ad_family == b->ad_family &&
+		    strcmp(addr_path(a), addr_path(b)) == 0;
+	if (addr_port(a) != addr_port(b))
+		return 0;
+	if (a->ad_any || b->ad_any)	/* dual-stack covers both families */
+		return 1;
+	if (a->ad_family != b->ad_family)
+		return 0;
+	if (is_wild(a) || is_wild(b))
+		return 1;
+	if (a->ad_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
+	    sizeof(a6->sin6_addr)) == 0;
+}

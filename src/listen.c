@@ -1,0 +1,165 @@
+/*
+ * Listening sockets.  The master creates every listener, keeps it for the
+ * daemon's life and hands copies to services; its own copy is close-on-exec
+ * so it never leaks into another service.  Listeners stay blocking, as
+ * systemd passes them: the master never accepts on a pass-mode listener,
+ * it only watches for readiness.
+ *
+ * A UNIX socket path is replaced only if it is a socket nobody listens on;
+ * anything else there (a file, a live socket) is an error and left alone.
+ * The socket is bound under umask 0177, then given its configured owner
+ * and mode, so it is never reachable with laxer permissions.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "soad.h"
+
+static int
+unix_prepare(const char *path)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd, r;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		log_warnx("%s exists and is not a socket; not replacing it",
+		    path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		errno = EADDRINUSE;
+		log_warnx("%s: another process listens on this socket", path);
+		return -1;
+	}
+	log_debug("%s: replacing stale socket", path);
+	return unlink(path);
+}
+
+static int
+unix_bind(struct listener *ls, const struct svc_conf *sc, int fd)
+{
+	const struct addr	*a = &ls->ls_conf->lc_addr;
+	const char		*path = addr_path(a);
+	struct stat		 st;
+	mode_t			 old;
+	int			 r;
+
+	if (unix_prepare(path) == -1)
+		return -1;
+	old = umask(0177);
+	r = bind(fd, (const struct sockaddr *)&a->ad_ss, a->ad_len);
+	umask(old);
+	if (r == -1)
+		return -1;
+	if (lstat(path, &st) == -1)
+		return -1;
+	ls->ls_dev = st.st_dev;
+	ls->ls_ino = st.st_ino;
+	if ((st.st_uid != sc->sc_sock_uid || st.st_gid != sc->sc_sock_gid) &&
+	    lchown(path, sc->sc_sock_uid, sc->sc_sock_gid) == -1)
+		return -1;
+	return chmod(path, sc->sc_sock_mode);
+}
+
+static int
+inet_socket(const struct addr *a, struct addr *bound)
+{
+	struct sockaddr_in	*sin;
+	int			 fd, off = 0, on = 1;
+
+	*bound = *a;
+	fd = socket(a->ad_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 && a->ad_any && errno == EAFNOSUPPORT) {
+		/* No IPv6 in this kernel: "PORT" means every IPv4 address. */
+		memset(&bound->ad_ss, 0, sizeof(bound->ad_ss));
+		sin = (struct sockaddr_in *)&bound->ad_ss;
+		sin->sin_family = bound->ad_family = AF_INET;
+		sin->sin_port = htons((in_port_t)addr_port(a));
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		bound->ad_len = sizeof(*sin);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (bound->ad_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, a->ad_any ? &off : &on, sizeof(on)) == -1)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Bind and listen; on failure log why and return -1 (retried later). */
+int
+listener_open(struct listener *ls, const struct svc_conf *sc)
+{
+	const struct addr	*a = &ls->ls_conf->lc_addr;
+	struct addr		 bound;
+	char			 buf[128];
+	int			 fd, saved;
+
+	addr_fmt(a, buf, sizeof(buf));
+	if (a->ad_family == AF_UNIX)
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	else
+		fd = inet_socket(a, &bound);
+	if (fd == -1) {
+		log_warn("%s: socket for %s", sc->sc_name, buf);
+		return -1;
+	}
+	if (a->ad_family == AF_UNIX) {
+		if (unix_bind(ls, sc, fd) == -1)
+			goto fail;
+	} else if (bind(fd, (struct sockaddr *)&bound.ad_ss,
+	    bound.ad_len) == -1)
+		goto fail;
+	if (listen(fd, sc->sc_backlog) == -1)
+		goto fail;
+	ls->ls_fd = fd;
+	log_debug("%s: listening on %s (fd %d)", sc->sc_name, buf, fd);
+	return 0;
+
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	log_warn("%s: cannot listen on %s", sc->sc_name, buf);
+	return -1;
+}
+
+void
+listener_close(struct listener *ls)
+{
+	const char	*path = addr_path(&ls->ls_conf->lc_addr);
+	struct stat	 st;
+
+	if (ls->ls_fd == -1)
+		return;
+	close(ls->ls_fd);
+	ls->ls_fd = -1;
+	/* Unlink only the socket file we made, not a successor's. */
+	if (path != NULL && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == ls->ls_dev && st.st_ino == ls->ls_ino)
+		(void)unlink(path);
+}

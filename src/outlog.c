@@ -1,0 +1,105 @@
+/*
+ * A service's stdout and stderr: one pipe per running instance, read by
+ * the master and logged a line at a time as "NAME[PID]: line".  The read
+ * end belongs to the master (close-on-exec); the write end goes to the
+ * child as fds 1 and 2 and is closed in the master right after fork.
+ * The pipe outlives the process until EOF, so nothing it wrote is lost.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "soad.h"
+
+#define OUTLOG_MAXLINE	4096
+
+struct outlog {
+	char			*ol_name;
+	pid_t			 ol_pid;
+	struct bufferevent	*ol_bev;
+};
+
+static void
+outlog_flush(struct outlog *ol, int all)
+{
+	struct evbuffer	*in = bufferevent_get_input(ol->ol_bev);
+	char		*line;
+	size_t		 len;
+	char		 buf[OUTLOG_MAXLINE + 1];
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		log_info("%s[%ld]: %s", ol->ol_name, (long)ol->ol_pid, line);
+		free(line);
+	}
+	/* An over-long line, or the unterminated tail at EOF. */
+	while (evbuffer_get_length(in) >= OUTLOG_MAXLINE ||
+	    (all && evbuffer_get_length(in) > 0)) {
+		len = (size_t)evbuffer_remove(in, buf, OUTLOG_MAXLINE);
+		buf[len] = '\0';
+		log_info("%s[%ld]: %s", ol->ol_name, (long)ol->ol_pid, buf);
+	}
+}
+
+static void
+outlog_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	outlog_flush(arg, 0);
+}
+
+static void
+outlog_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct outlog	*ol = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		outlog_flush(ol, 1);
+		bufferevent_free(ol->ol_bev);
+		free(ol->ol_name);
+		free(ol);
+	}
+}
+
+/* Returns the logger; *wfd gets the write end for the child. */
+struct outlog *
+outlog_open(struct event_base *base, const char *name, int *wfd)
+{
+	struct outlog	*ol;
+	int		 p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return NULL;
+	if ((ol = calloc(1, sizeof(*ol))) == NULL ||
+	    (ol->ol_name = strdup(name)) == NULL ||
+	    evutil_make_socket_nonblocking(p[0]) == -1 ||
+	    (ol->ol_bev = bufferevent_socket_new(base, p[0],
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		if (ol != NULL)
+			free(ol->ol_name);
+		free(ol);
+		close(p[0]);
+		close(p[1]);
+		errno = ENOMEM;
+		return NULL;
+	}
+	bufferevent_setcb(ol->ol_bev, outlog_read, NULL, outlog_event, ol);
+	bufferevent_enable(ol->ol_bev, EV_READ);
+	*wfd = p[1];
+	return ol;
+}
+
+void
+outlog_setpid(struct outlog *ol, pid_t pid)
+{
+	ol->ol_pid = pid;
+}
+

@@ -1,0 +1,475 @@
+/*
+ * The service state machine.  Every transition goes through svc_enter(),
+ * which is the one place that decides which events are armed:
+ *
+ *	UNBOUND	 bind retry timer; no listener is watched
+ *	IDLE	 listener read events (an arrival starts the service)
+ *	RUNNING	 idle-check timer; arrivals come from activity.c
+ *	STOPPING kill timer; arrivals wait in the backlog
+ *	BACKOFF	 backoff timer; arrivals wait in the backlog
+ *
+ * The listeners are never closed while the daemon runs, so a connection
+ * that arrives in any state waits in the kernel's backlog for the next
+ * instance.  Nothing here polls: each service has one timer, armed only
+ * at a deadline.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "soad.h"
+
+#define BIND_RETRY	5	/* seconds between bind attempts */
+#define START_GRACE	5.0	/* an exit sooner than this is a failed start */
+#define BACKOFF_MAX	60	/* seconds, cap of the doubling delay */
+
+static struct event_base	*svc_base;
+static struct svc_list		 svc_all = TAILQ_HEAD_INITIALIZER(svc_all);
+static int			 svc_exiting;
+
+static void	svc_enter(struct service *, enum svc_state, long);
+
+int
+svc_init(struct event_base *base)
+{
+	svc_base = base;
+	return 0;
+}
+
+void
+svc_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+double
+svc_elapsed(const struct timespec *since)
+{
+	struct timespec	now;
+
+	svc_now(&now);
+	return (double)(now.tv_sec - since->tv_sec) +
+	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+const char *
+svc_state_name(enum svc_state st)
+{
+	static const char *names[] = {
+		"unbound", "idle", "running", "stopping", "backoff"
+	};
+
+	return names[st];
+}
+
+static void
+arm(struct service *sv, double secs)
+{
+	struct timeval	tv;
+
+	if (secs < 0)
+		secs = 0;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(sv->sv_timer, &tv);
+}
+
+static void
+watch_listeners(struct service *sv, int on)
+{
+	size_t	i;
+
+	for (i = 0; i < sv->sv_nls; i++) {
+		if (sv->sv_ls[i].ls_ev == NULL)
+			continue;
+		if (on)
+			event_add(sv->sv_ls[i].ls_ev, NULL);
+		else
+			event_del(sv->sv_ls[i].ls_ev);
+	}
+}
+
+static void
+send_stop(struct service *sv)
+{
+	const struct svc_conf	*sc = sv->sv_conf;
+	char			 sig[32];
+
+	conf_signal_name(sc->sc_stop_signal, sig, sizeof(sig));
+	if (kill(sv->sv_pid, sc->sc_stop_signal) == -1 && errno != ESRCH)
+		log_warn("%s: kill %ld", sc->sc_name, (long)sv->sv_pid);
+	log_debug("%s: sent %s to pid %ld", sc->sc_name, sig,
+	    (long)sv->sv_pid);
+}
+
+static void
+send_kill(struct service *sv)
+{
+	/* The whole process group: helpers must not keep the listeners. */
+	(void)kill(-sv->sv_pid, SIGKILL);
+	(void)kill(sv->sv_pid, SIGKILL);
+	sv->sv_killed = 1;
+}
+
+/*
+ * The one place transitions happen.  ARG is the backoff delay for
+ * SVC_BACKOFF and ignored otherwise.
+ */
+static void
+svc_enter(struct service *sv, enum svc_state st, long arg)
+{
+	const struct svc_conf	*sc = sv->sv_conf;
+
+	log_debug("%s: %s -> %s", sc->sc_name, svc_state_name(sv->sv_state),
+	    svc_state_name(st));
+	sv->sv_state = st;
+	evtimer_del(sv->sv_timer);
+	watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
+	switch (st) {
+	case SVC_UNBOUND:
+		arm(sv, BIND_RETRY);
+		break;
+	case SVC_IDLE:
+		sv->sv_pid = 0;
+		break;
+	case SVC_RUNNING:
+		svc_now(&sv->sv_active);
+		sv->sv_busy = 0;
+		if (sc->sc_timeout > 0)
+			arm(sv, (double)sc->sc_timeout);
+		break;
+	case SVC_STOPPING:
+		sv->sv_killed = 0;
+		if (sc->sc_kill_timeout == 0)
+			send_kill(sv);
+		else {
+			send_stop(sv);
+			arm(sv, (double)sc->sc_kill_timeout);
+		}
+		break;
+	case SVC_BACKOFF:
+		arm(sv, (double)arg);
+		break;
+	}
+}
+
+static void
+svc_fail_start(struct service *sv)
+{
+	long	delay;
+
+	sv->sv_failures++;
+	if (sv->sv_failures < 2) {
+		svc_enter(sv, SVC_IDLE, 0);
+		return;
+	}
+	delay = sv->sv_failures - 2 < 6 ? 1L << (sv->sv_failures - 2) :
+	    BACKOFF_MAX;
+	if (delay > BACKOFF_MAX)
+		delay = BACKOFF_MAX;
+	log_warnx("%s: %d failed starts in a row; next start in %ld s",
+	    sv->sv_conf->sc_name, sv->sv_failures, delay);
+	svc_enter(sv, SVC_BACKOFF, delay);
+}
+
+static void
+svc_start(struct service *sv)
+{
+	const struct svc_conf	*sc = sv->sv_conf;
+	struct outlog		*ol;
+	int			 wfd = -1;
+	pid_t			 pid;
+
+	if ((ol = outlog_open(svc_base, sc->sc_name, &wfd)) == NULL) {
+		log_warn("%s: output pipe", sc->sc_name);
+		svc_fail_start(sv);
+		return;
+	}
+	pid = spawn_service(sv, wfd);
+	close(wfd);
+	if (pid == -1) {
+		log_warn("%s: fork", sc->sc_name);
+		svc_fail_start(sv);	/* the pipe's EOF frees the logger */
+		return;
+	}
+	outlog_setpid(ol, pid);
+	sv->sv_pid = pid;
+	svc_now(&sv->sv_started);
+	log_info("%s: started pid %ld", sc->sc_name, (long)pid);
+	svc_enter(sv, SVC_RUNNING, 0);
+}
+
+static void
+svc_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*ls = arg;
+
+	(void)fd;
+	(void)what;
+	if (ls->ls_svc->sv_state == SVC_IDLE && !svc_exiting)
+		svc_start(ls->ls_svc);
+}
+
+/* Re-count open connections this often while some are open. */
+static double
+busy_interval(const struct svc_conf *sc)
+{
+	return sc->sc_timeout >= 10 ? (double)sc->sc_timeout / 10 : 1.0;
+}
+
+static void
+svc_idle_check(struct service *sv)
+{
+	const struct svc_conf	*sc = sv->sv_conf;
+	double			 idle;
+	int			 n;
+	char			 sig[32];
+
+	if (sv->sv_busy) {
+		if ((n = activity_open_conns(sv)) > 0) {
+			svc_now(&sv->sv_active);
+			arm(sv, busy_interval(sc));
+			return;
+		}
+		sv->sv_busy = 0;
+	}
+	idle = svc_elapsed(&sv->sv_active);
+	if (idle < (double)sc->sc_timeout) {
+		arm(sv, (double)sc->sc_timeout - idle);
+		return;
+	}
+	if ((n = activity_open_conns(sv)) > 0) {
+		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
+		sv->sv_busy = 1;
+		svc_now(&sv->sv_active);
+		arm(sv, busy_interval(sc));
+		return;
+	}
+	log_info("%s: idle for %ld s, stopping pid %ld with %s", sc->sc_name,
+	    sc->sc_timeout, (long)sv->sv_pid,
+	    conf_signal_name(sc->sc_stop_signal, sig, sizeof(sig)));
+	svc_enter(sv, SVC_STOPPING, 0);
+}
+
+static void
+svc_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct service	*sv = arg;
+
+	(void)fd;
+	(void)what;
+	switch (sv->sv_state) {
+	case SVC_UNBOUND:
+		svc_bind(sv);
+		break;
+	case SVC_RUNNING:
+		svc_idle_check(sv);
+		break;
+	case SVC_STOPPING:
+		log_warnx("%s: pid %ld still running %ld s after the stop "
+		    "signal, killing it", sv->sv_conf->sc_name,
+		    (long)sv->sv_pid, sv->sv_conf->sc_kill_timeout);
+		send_kill(sv);
+		break;
+	case SVC_BACKOFF:
+		svc_enter(sv, SVC_IDLE, 0);
+		break;
+	case SVC_IDLE:
+		break;
+	}
+}
+
+struct service *
+svc_create(struct svc_conf *sc)
+{
+	struct service	*sv;
+	size_t		 i;
+
+	if ((sv = calloc(1, sizeof(*sv))) == NULL)
+		fatal("calloc");
+	sv->sv_conf = sc;
+	sv->sv_nls = sc->sc_nlisten;
+	for (i = 0; i < sv->sv_nls; i++) {
+		sv->sv_ls[i].ls_svc = sv;
+		sv->sv_ls[i].ls_conf = &sc->sc_listen[i];
+		sv->sv_ls[i].ls_fd = -1;
+	}
+	if ((sv->sv_timer = evtimer_new(svc_base, svc_timer, sv)) == NULL)
+		fatal("evtimer_new");
+	sv->sv_state = SVC_UNBOUND;
+	TAILQ_INSERT_TAIL(&svc_all, sv, sv_entry);
+	return sv;
+}
+
+static void
+svc_free(struct service *sv)
+{
+	size_t	i;
+
+	TAILQ_REMOVE(&svc_all, sv, sv_entry);
+	for (i = 0; i < sv->sv_nls; i++) {
+		if (sv->sv_ls[i].ls_ev != NULL)
+			event_free(sv->sv_ls[i].ls_ev);
+		activity_forget(&sv->sv_ls[i]);
+		listener_close(&sv->sv_ls[i]);
+	}
+	event_free(sv->sv_timer);
+	free(sv);
+}
+
+/* Bind what is not bound yet; the service goes IDLE once all are. */
+void
+svc_bind(struct service *sv)
+{
+	struct listener	*ls;
+	size_t		 i, bound = 0;
+
+	for (i = 0; i < sv->sv_nls; i++) {
+		ls = &sv->sv_ls[i];
+		if (ls->ls_fd == -1) {
+			/* Warn on the first failure only, not every retry. */
+			if (sv->sv_bindwarned)
+				log_setquiet(1);
+			if (listener_open(ls, sv->sv_conf) == -1) {
+				log_setquiet(0);
+				continue;
+			}
+			log_setquiet(0);
+			ls->ls_ev = event_new(svc_base, ls->ls_fd,
+			    EV_READ | EV_PERSIST, svc_ready, ls);
+			if (ls->ls_ev == NULL)
+				fatal("event_new");
+			activity_watch(ls);
+		}
+		bound++;
+	}
+	if (bound == sv->sv_nls) {
+		if (sv->sv_bindwarned)
+			log_info("%s: all listeners bound", sv->sv_conf->sc_name);
+		sv->sv_bindwarned = 0;
+		svc_enter(sv, SVC_IDLE, 0);
+		return;
+	}
+	if (!sv->sv_bindwarned)
+		log_warnx("%s: not started until every listener is bound; "
+		    "retrying every %d s", sv->sv_conf->sc_name, BIND_RETRY);
+	sv->sv_bindwarned = 1;
+	svc_enter(sv, SVC_UNBOUND, 0);
+}
+
+void
+svc_arrival(struct listener *ls)
+{
+	struct service	*sv = ls->ls_svc;
+
+	if (sv->sv_state == SVC_RUNNING)
+		svc_now(&sv->sv_active);
+}
+
+static void
+describe_status(int status, char *buf, size_t len)
+{
+	char	sig[32];
+
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by %s%s",
+		    conf_signal_name(WTERMSIG(status), sig, sizeof(sig)),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "ended with status 0x%x", status);
+}
+
+/* A child was reaped; returns 1 if it was one of ours. */
+int
+svc_reaped(pid_t pid, int status)
+{
+	struct service	*sv;
+	const char	*name;
+	double		 ran;
+	char		 how[64];
+	int		 clean;
+
+	TAILQ_FOREACH(sv, &svc_all, sv_entry)
+		if (sv->sv_pid == pid)
+			break;
+	if (sv == NULL)
+		return 0;
+	name = sv->sv_conf->sc_name;
+	/* Whatever it left behind in its process group goes too. */
+	(void)kill(-pid, SIGKILL);
+	ran = svc_elapsed(&sv->sv_started);
+	describe_status(status, how, sizeof(how));
+	sv->sv_pid = 0;
+	if (sv->sv_state == SVC_STOPPING) {
+		log_info("%s: pid %ld stopped (%s)", name, (long)pid, how);
+		svc_enter(sv, SVC_IDLE, 0);
+		return 1;
+	}
+	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (clean)
+		log_info("%s: pid %ld %s after %.1f s", name, (long)pid, how,
+		    ran);
+	else
+		log_warnx("%s: pid %ld %s after %.1f s", name, (long)pid, how,
+		    ran);
+	if (svc_exiting || ran >= START_GRACE) {
+		sv->sv_failures = 0;
+		svc_enter(sv, SVC_IDLE, 0);
+	} else
+		svc_fail_start(sv);
+	return 1;
+}
+
+/* Stop every service for good: no restart after this. */
+void
+svc_shutdown_all(void)
+{
+	struct service	*sv;
+	char		 sig[32];
+
+	svc_exiting = 1;
+	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
+		if (sv->sv_state == SVC_RUNNING) {
+			log_info("%s: stopping pid %ld with %s",
+			    sv->sv_conf->sc_name, (long)sv->sv_pid,
+			    conf_signal_name(sv->sv_conf->sc_stop_signal, sig,
+			    sizeof(sig)));
+			svc_enter(sv, SVC_STOPPING, 0);
+		} else if (sv->sv_state != SVC_STOPPING)
+			svc_enter(sv, SVC_IDLE, 0);
+	}
+}
+
+int
+svc_all_stopped(void)
+{
+	struct service	*sv;
+
+	TAILQ_FOREACH(sv, &svc_all, sv_entry)
+		if (sv->sv_pid != 0)
+			return 0;
+	return 1;
+}
+
+/* Close every listener (unlinking our UNIX sockets) and free it all. */
+void
+svc_free_all(void)
+{
+	struct service	*sv;
+
+	while ((sv = TAILQ_FIRST(&svc_all)) != NULL)
+		svc_free(sv);
+}
