@@ -69,7 +69,7 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 		a->ad_len = sizeof(*sun);
 		return 0;
 	}
-	if (*s == '@' || *s == '.') {
+	if (*s == '@' || *s == '.' || strchr(s, '/') != NULL) {
 		snprintf(err, errlen, "listen address \"%s\": a UNIX socket "
 		    "path must be absolute", s);
 		return -1;

@@ -2,12 +2,13 @@
  * Configuration: the libconfuse schema, per-key validators and the
  * cross-service checks, turned into an immutable struct conf.
  *
- * Errors are collected, not stopped at the first: every validator prints
+ * Errors are collected, not stopped at the first: every validator notes
  * "FILE:LINE: message" for its own key and lets the parse go on, the
- * second pass reports every cross-service problem, and conf_load() then
- * returns NULL with the number of errors.  Keys that libconfuse only
- * reports at section level (a missing key) point at the section's closing
- * brace, the line libconfuse knows for the section.
+ * second pass adds every per-service and cross-service problem, and
+ * conf_load() then prints them all on stderr in line order and returns
+ * NULL with the number of errors.  Keys that libconfuse only reports at
+ * section level (a missing key) point at the section's closing brace, the
+ * line libconfuse knows for the section.
  */
 #include "config.h"
 
@@ -71,44 +72,98 @@ static const struct {
 	{ "IO", SIGIO }, { "SYS", SIGSYS },
 };
 
-/* Where each key of each service was seen, for cross-service messages. */
+/*
+ * Where each key of each service (kl_svc NULL: the global section) was
+ * seen, for the second pass's messages.
+ */
 struct keyline {
 	char	*kl_svc;
 	char	*kl_key;
 	int	 kl_line;
+	int	 kl_reported;	/* global key: its value was checked */
+};
+
+/* One error, printed once the whole file has been checked. */
+struct conf_msg {
+	int	 cm_line;
+	size_t	 cm_seq;
+	char	*cm_text;
 };
 
 static struct {
 	const char	*file;
 	int		 errors;
+	struct conf_msg	*msgs;
 	struct keyline	*lines;
 	size_t		 nlines;
+	int		 lastline;	/* the file's last line */
+	int		 unclosed;	/* the sentinel met an open brace */
 } P;
+
+/*
+ * libconfuse takes an end of file inside a section (or list) as its end,
+ * so conf_load() parses the file followed by this key at level 0: inside
+ * a section left open it is an error that names the key.
+ */
+#define SENTINEL	"__soad_end_of_file__"
 
 static void
 conf_err(int line, const char *fmt, ...)
     __attribute__((__format__(printf, 2, 3)));
 
+/* Takes TEXT, an allocated string. */
+static void
+msg_add(int line, char *text)
+{
+	struct conf_msg	*m;
+
+	m = reallocarray(P.msgs, (size_t)P.errors + 1, sizeof(*P.msgs));
+	if (m == NULL)
+		fatal("reallocarray");
+	P.msgs = m;
+	m = &P.msgs[P.errors];
+	m->cm_line = line;
+	m->cm_seq = (size_t)P.errors++;
+	m->cm_text = text;
+}
+
+static int
+msg_cmp(const void *a, const void *b)
+{
+	const struct conf_msg	*x = a, *y = b;
+
+	if (x->cm_line != y->cm_line)
+		return x->cm_line < y->cm_line ? -1 : 1;
+	return x->cm_seq < y->cm_seq ? -1 : x->cm_seq > y->cm_seq;
+}
+
 static void
 conf_err(int line, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list	 ap;
+	char	*text;
 
-	fprintf(stderr, "%s:%d: ", P.file, line);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal("vasprintf");
 	va_end(ap);
-	fputc('\n', stderr);
-	P.errors++;
+	msg_add(line, text);
 }
 
 static void
 confuse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s:%d: ", P.file, cfg != NULL ? cfg->line : 0);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	P.errors++;
+	char	*msg;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	if (strstr(msg, SENTINEL) != NULL) {
+		P.unclosed = 1;
+		free(msg);
+	} else
+		/* An open string runs into the sentinel: end of the file. */
+		msg_add(cfg == NULL ? 0 : cfg->line > P.lastline ?
+		    P.lastline : cfg->line, msg);
 }
 
 static void
@@ -117,29 +172,44 @@ keyline_add(cfg_t *cfg, const char *key)
 	const char	*title = cfg_title(cfg);
 	struct keyline	*kl;
 
-	if (title == NULL)
-		return;
 	kl = reallocarray(P.lines, P.nlines + 1, sizeof(*P.lines));
 	if (kl == NULL)
 		fatal("reallocarray");
 	P.lines = kl;
 	kl = &P.lines[P.nlines++];
-	if ((kl->kl_svc = strdup(title)) == NULL ||
+	memset(kl, 0, sizeof(*kl));
+	if ((title != NULL && (kl->kl_svc = strdup(title)) == NULL) ||
 	    (kl->kl_key = strdup(key)) == NULL)
 		fatal("strdup");
 	kl->kl_line = cfg->line;
 }
 
+/* The last place KEY was set in service SVC, or globally if SVC is NULL. */
+static struct keyline *
+keyline_find(const char *svc, const char *key)
+{
+	struct keyline	*kl;
+	size_t		 i;
+
+	for (i = P.nlines; i-- > 0; ) {
+		kl = &P.lines[i];
+		if (strcmp(kl->kl_key, key) != 0)
+			continue;
+		if (svc == NULL ? kl->kl_svc == NULL :
+		    kl->kl_svc != NULL && strcmp(kl->kl_svc, svc) == 0)
+			return kl;
+	}
+	return NULL;
+}
+
 static int
 keyline_get(const char *svc, const char *key, int dflt)
 {
-	size_t	i;
+	struct keyline	*kl;
 
-	for (i = P.nlines; i-- > 0; )
-		if (strcmp(P.lines[i].kl_svc, svc) == 0 &&
-		    strcmp(P.lines[i].kl_key, key) == 0)
-			return P.lines[i].kl_line;
-	return dflt;
+	if ((kl = keyline_find(svc, key)) == NULL)
+		return dflt;
+	return kl->kl_line;
 }
 
 int
@@ -188,18 +258,21 @@ conf_limit_resource(enum limit_kind k)
 	return res[k];
 }
 
+/* Octal digits only: strtol would also take a sign or blanks. */
 static int
 parse_octal(const char *s, mode_t *m)
 {
-	char	*end;
-	long	 v;
+	long	v = 0;
 
 	if (*s == '\0')
 		return -1;
-	errno = 0;
-	v = strtol(s, &end, 8);
-	if (errno != 0 || *end != '\0' || v < 0 || v > 0777)
-		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '7')
+			return -1;
+		v = v * 8 + (*s - '0');
+		if (v > 0777)
+			return -1;
+	}
 	*m = (mode_t)v;
 	return 0;
 }
@@ -224,7 +297,11 @@ parse_limit(const char *s, rlim_t *v)
 	return 0;
 }
 
-/* Validators: each sees its key's own line in cfg->line. */
+/*
+ * Validators: each sees its key's own line in cfg->line.  libconfuse calls
+ * a list's validator after every element and again at its closing brace,
+ * so lists are only located here and checked in the second pass.
+ */
 
 static int
 v_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
@@ -295,55 +372,6 @@ v_limit(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
-v_environment(cfg_t *cfg, cfg_opt_t *opt)
-{
-	unsigned int	 i;
-	const char	*s, *p;
-
-	keyline_add(cfg, opt->name);
-	for (i = 0; i < cfg_opt_size(opt); i++) {
-		s = cfg_opt_getnstr(opt, i);
-		for (p = s; *p != '\0' && *p != '='; p++)
-			if (!isalnum((unsigned char)*p) && *p != '_')
-				break;
-		if (*p != '=' || p == s || isdigit((unsigned char)*s))
-			conf_err(cfg->line, "environment \"%s\" must be "
-			    "NAME=value", s);
-		else if (strncmp(s, "LISTEN_", 7) == 0)
-			conf_err(cfg->line, "environment \"%s\": LISTEN_* is "
-			    "set by soad", s);
-	}
-	return 0;
-}
-
-static int
-v_listen(cfg_t *cfg, cfg_opt_t *opt)
-{
-	unsigned int	 i;
-	const char	*s, *rest;
-	char		 name[SOAD_FDNAME_MAX + 1], err[256];
-	struct addr	 a;
-
-	keyline_add(cfg, opt->name);
-	if (cfg_opt_size(opt) == 0)
-		conf_err(cfg->line, "listen needs at least one address");
-	if (cfg_opt_size(opt) > SOAD_MAXLISTEN)
-		conf_err(cfg->line, "more than %d listen addresses",
-		    SOAD_MAXLISTEN);
-	for (i = 0; i < cfg_opt_size(opt); i++) {
-		s = cfg_opt_getnstr(opt, i);
-		if (addr_split_name(s, name, sizeof(name), &rest) == -1) {
-			conf_err(cfg->line, "listen \"%s\": name longer than "
-			    "%d bytes", s, SOAD_FDNAME_MAX);
-			continue;
-		}
-		if (addr_parse(rest, &a, err, sizeof(err)) == -1)
-			conf_err(cfg->line, "%s", err);
-	}
-	return 0;
-}
-
-static int
 v_server(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*s = cfg_opt_getnstr(opt, 0);
@@ -352,15 +380,6 @@ v_server(cfg_t *cfg, cfg_opt_t *opt)
 	if (s == NULL || *s != '/')
 		conf_err(cfg->line, "server \"%s\" must be an absolute path",
 		    s ? s : "");
-	return 0;
-}
-
-static int
-v_args(cfg_t *cfg, cfg_opt_t *opt)
-{
-	keyline_add(cfg, opt->name);
-	if (cfg_opt_size(opt) == 0)
-		conf_err(cfg->line, "args needs at least argv[0]");
 	return 0;
 }
 
@@ -380,17 +399,23 @@ static const struct {
 	{ "socket-mode", v_octal }, { "umask", v_octal },
 	{ "limit-nofile", v_limit }, { "limit-nproc", v_limit },
 	{ "limit-core", v_limit }, { "limit-as", v_limit },
-	{ "environment", v_environment }, { "user", v_line },
+	{ "environment", v_line }, { "user", v_line },
 	{ "socket-user", v_line }, { "socket-group", v_line },
 	{ "directory", v_line }, { "fd0", v_line },
 };
 
 /* Second pass: a service's settings, each falling back to the global. */
 
+/*
+ * The section whose KEY applies: the service's if set there, even to an
+ * empty list (lists are replaced, not merged), else the global one.
+ */
 static cfg_t *
 pick(cfg_t *sec, cfg_t *glob, const char *key)
 {
-	return cfg_size(sec, key) > 0 ? sec : glob;
+	cfg_opt_t	*opt = cfg_getopt(sec, key);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED) ? sec : glob;
 }
 
 static char *
@@ -444,28 +469,118 @@ valid_name(const char *s)
 	return 1;
 }
 
+/*
+ * A group name, or a number made of digits only: strtoul would turn "-1"
+ * into (gid_t)-1, which setresgid(2) takes as "leave unchanged".
+ */
 static int
 lookup_group(const char *s, gid_t *gid)
 {
 	struct group	*gr;
-	char		*end;
+	const char	*p;
 	unsigned long	 v;
 
 	if ((gr = getgrnam(s)) != NULL) {
 		*gid = gr->gr_gid;
 		return 0;
 	}
+	if (*s == '\0' || strlen(s) > 10)
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
 	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0)
+	v = strtoul(s, NULL, 10);
+	if (errno != 0 || v >= (unsigned long)(gid_t)-1)
 		return -1;
 	*gid = (gid_t)v;
 	return 0;
 }
 
+/*
+ * SRC is the section (the service's or the global one) whose KEY service
+ * SC uses.  A value inherited from the global section is checked once,
+ * not once per service: key_checked() says whether it was, and marks it.
+ */
+static int
+key_checked(cfg_t *src, const char *key)
+{
+	struct keyline	*kl;
+	int		 r;
+
+	if (cfg_title(src) != NULL || (kl = keyline_find(NULL, key)) == NULL)
+		return 0;
+	r = kl->kl_reported;
+	kl->kl_reported = 1;
+	return r;
+}
+
+static int
+key_lineno(cfg_t *src, const struct svc_conf *sc, const char *key)
+{
+	if (cfg_title(src) == NULL)
+		return keyline_get(NULL, key, 0);
+	return keyline_get(sc->sc_name, key, sc->sc_line);
+}
+
+/*
+ * A problem with the value SRC gives KEY in service SC, reported at the
+ * key's line; an inherited global value once, without a service name.
+ */
+static void
+key_err(cfg_t *src, const struct svc_conf *sc, const char *key,
+    const char *fmt, ...)
+    __attribute__((__format__(printf, 4, 5)));
+
+static void
+key_err(cfg_t *src, const struct svc_conf *sc, const char *key,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	if (key_checked(src, key))
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	if (cfg_title(src) == NULL)
+		conf_err(key_lineno(src, sc, key), "%s", msg);
+	else
+		conf_err(key_lineno(src, sc, key), "service %s: %s",
+		    sc->sc_name, msg);
+	free(msg);
+}
+
+/* NAME=value, NAME of [A-Za-z0-9_] not starting with a digit. */
+static void
+check_env(cfg_t *src, const struct svc_conf *sc)
+{
+	unsigned int	 i;
+	const char	*s, *p;
+	int		 line;
+
+	if (key_checked(src, "environment"))
+		return;
+	line = key_lineno(src, sc, "environment");
+	for (i = 0; i < cfg_size(src, "environment"); i++) {
+		s = cfg_getnstr(src, "environment", i);
+		for (p = s; *p != '\0' && *p != '='; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				break;
+		if (*p != '=' || p == s || isdigit((unsigned char)*s))
+			conf_err(line, "environment \"%s\" must be "
+			    "NAME=value", s);
+		else if (strncmp(s, "LISTEN_", 7) == 0)
+			conf_err(line, "environment \"%s\": LISTEN_* is "
+			    "set by soad", s);
+	}
+}
+
 /* "user" or "user:group"; the group defaults to the user's primary one. */
 static int
-resolve_user(struct svc_conf *sc, const char *spec, int line)
+resolve_user(struct svc_conf *sc, cfg_t *src, const char *spec)
 {
 	struct passwd	*pw;
 	char		*u, *g;
@@ -474,8 +589,7 @@ resolve_user(struct svc_conf *sc, const char *spec, int line)
 	if ((g = strchr(u, ':')) != NULL)
 		*g++ = '\0';
 	if ((pw = getpwnam(u)) == NULL) {
-		conf_err(line, "service %s: no such user \"%s\"",
-		    sc->sc_name, u);
+		key_err(src, sc, "user", "no such user \"%s\"", u);
 		free(u);
 		return -1;
 	}
@@ -484,8 +598,7 @@ resolve_user(struct svc_conf *sc, const char *spec, int line)
 	sc->sc_uid = pw->pw_uid;
 	sc->sc_gid = pw->pw_gid;
 	if (g != NULL && lookup_group(g, &sc->sc_gid) == -1) {
-		conf_err(line, "service %s: no such group \"%s\"",
-		    sc->sc_name, g);
+		key_err(src, sc, "user", "no such group \"%s\"", g);
 		free(u);
 		return -1;
 	}
@@ -529,6 +642,7 @@ static struct svc_conf *
 build_service(cfg_t *glob, cfg_t *sec, int flags)
 {
 	struct svc_conf	*sc;
+	cfg_t		*src;
 	const char	*s, *rest;
 	char		 name[SOAD_FDNAME_MAX + 1], err[256];
 	struct stat	 st;
@@ -546,27 +660,32 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 		    "characters of [A-Za-z0-9_.-]", sc->sc_name,
 		    SOAD_FDNAME_MAX);
 
-	/* listen */
+	/* listen; a bad address keeps ad_family 0 */
+	line = keyline_get(sc->sc_name, "listen", sc->sc_line);
 	sc->sc_nlisten = cfg_size(sec, "listen");
 	if (sc->sc_nlisten == 0)
 		conf_err(sc->sc_line, "service %s: no listen address",
 		    sc->sc_name);
-	if (sc->sc_nlisten > SOAD_MAXLISTEN)
+	if (sc->sc_nlisten > SOAD_MAXLISTEN) {
+		conf_err(line, "more than %d listen addresses",
+		    SOAD_MAXLISTEN);
 		sc->sc_nlisten = SOAD_MAXLISTEN;
+	}
 	if ((sc->sc_listen = calloc(sc->sc_nlisten + 1,
 	    sizeof(*sc->sc_listen))) == NULL)
 		fatal("calloc");
-	line = keyline_get(sc->sc_name, "listen", sc->sc_line);
 	for (i = 0; i < sc->sc_nlisten; i++) {
 		s = cfg_getnstr(sec, "listen", i);
 		r = addr_split_name(s, name, sizeof(name), &rest);
 		sc->sc_listen[i].lc_fdname = xstrdup(r == 1 ? name :
 		    sc->sc_name);
 		sc->sc_listen[i].lc_line = line;
-		/* A bad address was reported by its validator already. */
-		if (r != -1)
-			(void)addr_parse(rest, &sc->sc_listen[i].lc_addr, err,
-			    sizeof(err));
+		if (r == -1)
+			conf_err(line, "listen \"%s\": name longer than %d "
+			    "bytes", s, SOAD_FDNAME_MAX);
+		else if (addr_parse(rest, &sc->sc_listen[i].lc_addr, err,
+		    sizeof(err)) == -1)
+			conf_err(line, "%s", err);
 	}
 
 	/* server, args */
@@ -575,6 +694,9 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 		    sc->sc_name);
 	sc->sc_server = xstrdup(s);
 	sc->sc_argv = strv(sec, "args", s);
+	if (pick(sec, glob, "args") == sec && cfg_size(sec, "args") == 0)
+		conf_err(sc->sc_line, "service %s: args needs at least argv[0]",
+		    sc->sc_name);
 	if (s != NULL && *s == '/' && (flags & CONF_CHECK_FILES))
 		check_exec(sc, keyline_get(sc->sc_name, "server",
 		    sc->sc_line));
@@ -592,8 +714,9 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 	(void)parse_octal(cfg_getstr(pick(sec, glob, "socket-mode"),
 	    "socket-mode"), &sc->sc_sock_mode);
 	sc->sc_fd0 = cfg_getbool(pick(sec, glob, "fd0"), "fd0");
-	sc->sc_env = strv(pick(sec, glob, "environment"), "environment",
-	    NULL);
+	src = pick(sec, glob, "environment");
+	sc->sc_env = strv(src, "environment", NULL);
+	check_env(src, sc);
 	for (k = 0; k < LIM_COUNT; k++) {
 		s = cfg_getstr(pick(sec, glob, limit_keys[k]), limit_keys[k]);
 		if (s != NULL && parse_limit(s, &sc->sc_limits[k].lm_value)
@@ -602,46 +725,46 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 	}
 
 	/* directory */
-	sc->sc_dir = absolute_dir(cfg_getstr(pick(sec, glob, "directory"),
-	    "directory"));
-	if ((flags & CONF_CHECK_FILES) && (stat(sc->sc_dir, &st) == -1 ||
-	    !S_ISDIR(st.st_mode)))
-		conf_err(keyline_get(sc->sc_name, "directory", sc->sc_line),
-		    "service %s: directory %s does not exist", sc->sc_name,
-		    sc->sc_dir);
+	src = pick(sec, glob, "directory");
+	sc->sc_dir = absolute_dir(cfg_getstr(src, "directory"));
+	if ((flags & CONF_CHECK_FILES) && stat(sc->sc_dir, &st) == -1)
+		key_err(src, sc, "directory", "directory %s: %s", sc->sc_dir,
+		    strerror(errno));
+	else if ((flags & CONF_CHECK_FILES) && !S_ISDIR(st.st_mode))
+		key_err(src, sc, "directory", "directory %s is not a "
+		    "directory", sc->sc_dir);
 
 	/* user; default: soad's own */
 	sc->sc_uid = geteuid();
 	sc->sc_gid = getegid();
-	if ((s = cfg_getstr(pick(sec, glob, "user"), "user")) != NULL) {
-		line = keyline_get(sc->sc_name, "user", sc->sc_line);
-		if (resolve_user(sc, s, line) == 0 && geteuid() != 0 &&
-		    sc->sc_uid != geteuid())
-			conf_err(line, "service %s: user %s needs soad to run "
-			    "as root", sc->sc_name, s);
+	src = pick(sec, glob, "user");
+	if ((s = cfg_getstr(src, "user")) != NULL) {
+		/* Without root soad cannot change ids: spawn skips the drop. */
+		if (resolve_user(sc, src, s) == 0 && geteuid() != 0 &&
+		    (sc->sc_uid != geteuid() || sc->sc_gid != getegid()))
+			key_err(src, sc, "user", "user %s needs soad to run as "
+			    "root", s);
 	} else if ((pw = getpwuid(geteuid())) != NULL)
 		sc->sc_user = xstrdup(pw->pw_name);
 
 	/* UNIX socket owner: the service's user and group unless given. */
 	sc->sc_sock_uid = sc->sc_uid;
 	sc->sc_sock_gid = sc->sc_gid;
-	if ((s = cfg_getstr(pick(sec, glob, "socket-user"), "socket-user"))
-	    != NULL) {
-		line = keyline_get(sc->sc_name, "socket-user", sc->sc_line);
+	src = pick(sec, glob, "socket-user");
+	if ((s = cfg_getstr(src, "socket-user")) != NULL) {
 		if ((pw = getpwnam(s)) == NULL)
-			conf_err(line, "service %s: no such socket-user "
-			    "\"%s\"", sc->sc_name, s);
+			key_err(src, sc, "socket-user", "no such socket-user "
+			    "\"%s\"", s);
 		else {
 			sc->sc_sock_uid = pw->pw_uid;
 			sc->sc_sock_gid = pw->pw_gid;
 		}
 	}
-	if ((s = cfg_getstr(pick(sec, glob, "socket-group"), "socket-group"))
-	    != NULL) {
+	src = pick(sec, glob, "socket-group");
+	if ((s = cfg_getstr(src, "socket-group")) != NULL) {
 		if (lookup_group(s, &g) == -1)
-			conf_err(keyline_get(sc->sc_name, "socket-group",
-			    sc->sc_line), "service %s: no such socket-group "
-			    "\"%s\"", sc->sc_name, s);
+			key_err(src, sc, "socket-group", "no such socket-group "
+			    "\"%s\"", s);
 		else
 			sc->sc_sock_gid = g;
 	}
@@ -681,38 +804,147 @@ conf_free(struct conf *cf)
 	free(cf);
 }
 
+static void
+report_conflict(const struct svc_conf *a, const struct listen_conf *la,
+    const struct svc_conf *b, const struct listen_conf *lb)
+{
+	char	abuf[128], bbuf[128];
+
+	addr_fmt(&la->lc_addr, abuf, sizeof(abuf));
+	addr_fmt(&lb->lc_addr, bbuf, sizeof(bbuf));
+	if (strcmp(abuf, bbuf) != 0)
+		conf_err(lb->lc_line, "service %s: address %s overlaps %s of "
+		    "service %s", b->sc_name, bbuf, abuf, a->sc_name);
+	else if (a == b)
+		conf_err(lb->lc_line, "service %s: address %s is listed "
+		    "twice", b->sc_name, bbuf);
+	else
+		conf_err(lb->lc_line, "service %s: address %s is already "
+		    "used by service %s", b->sc_name, bbuf, a->sc_name);
+}
+
 /* Every pair of listeners that the kernel would refuse to bind twice. */
 static void
 check_addresses(struct conf *cf)
 {
-	struct svc_conf	*a, *b;
-	size_t		 i, j, k, l;
-	char		 buf[128];
+	struct svc_conf		*a, *b;
+	struct listen_conf	*la, *lb;
+	size_t			 i, j, k, l;
 
 	for (i = 0; i < cf->cf_nsvcs; i++) {
 		a = cf->cf_svcs[i];
 		for (k = 0; k < a->sc_nlisten; k++) {
-			if (a->sc_listen[k].lc_addr.ad_family == 0)
+			la = &a->sc_listen[k];
+			if (la->lc_addr.ad_family == 0)
 				continue;
 			for (j = i; j < cf->cf_nsvcs; j++) {
 				b = cf->cf_svcs[j];
 				for (l = (i == j ? k + 1 : 0);
 				    l < b->sc_nlisten; l++) {
-					if (b->sc_listen[l].lc_addr.ad_family
-					    == 0 || !addr_conflict(
-					    &a->sc_listen[k].lc_addr,
-					    &b->sc_listen[l].lc_addr))
-						continue;
-					addr_fmt(&b->sc_listen[l].lc_addr,
-					    buf, sizeof(buf));
-					conf_err(b->sc_listen[l].lc_line,
-					    "service %s: address %s is already "
-					    "used by service %s", b->sc_name,
-					    buf, a->sc_name);
+					lb = &b->sc_listen[l];
+					if (lb->lc_addr.ad_family != 0 &&
+					    addr_conflict(&la->lc_addr,
+					    &lb->lc_addr))
+						report_conflict(a, la, b, lb);
 				}
 			}
 		}
 	}
+}
+
+/*
+ * The whole file, NUL-terminated.  NULL with errno set if it cannot be
+ * read (a directory too: fopen succeeds, fread fails with EISDIR).
+ */
+static char *
+read_file(const char *file, size_t *lenp)
+{
+	FILE	*fp;
+	char	*buf = NULL, *nb;
+	size_t	 len = 0, size = 0, n;
+	int	 saved;
+
+	if ((fp = fopen(file, "r")) == NULL)
+		return NULL;
+	for (;;) {
+		if (size - len < 2) {
+			size = size == 0 ? 8192 : size * 2;
+			if ((nb = realloc(buf, size)) == NULL)
+				fatal("realloc");
+			buf = nb;
+		}
+		if ((n = fread(buf + len, 1, size - len - 1, fp)) == 0)
+			break;
+		len += n;
+	}
+	if (ferror(fp)) {
+		saved = errno;
+		fclose(fp);
+		free(buf);
+		errno = saved;
+		return NULL;
+	}
+	fclose(fp);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/*
+ * Blank out comments ("#" or "//" to the end of the line, C-style block
+ * comments) outside quoted strings, as the libconfuse lexer sees them,
+ * keeping every newline: libconfuse 3.3 counts two extra lines for each
+ * one-line comment and one for each block comment, which would put every
+ * later FILE:LINE off.  Returns the line of an unterminated block comment,
+ * or 0.
+ */
+static int
+strip_comments(char *s)
+{
+	int	line = 1, start, inword = 0;
+	char	q;
+
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\'') {
+			for (q = *s++; *s != '\0' && *s != q; s++) {
+				if (*s == '\\' && s[1] != '\0')
+					s++;
+				if (*s == '\n')
+					line++;
+			}
+			if (*s != '\0')
+				s++;
+			inword = 0;
+		} else if (*s == '#' || (!inword && s[0] == '/' &&
+		    s[1] == '/')) {
+			while (*s != '\0' && *s != '\n')
+				*s++ = ' ';
+			inword = 0;
+		} else if (!inword && s[0] == '/' && s[1] == '*') {
+			start = line;
+			*s++ = ' ';
+			*s++ = ' ';
+			while (*s != '\0' && !(s[0] == '*' && s[1] == '/')) {
+				if (*s == '\n')
+					line++;
+				else
+					*s = ' ';
+				s++;
+			}
+			if (*s == '\0')
+				return start;
+			*s++ = ' ';
+			*s++ = ' ';
+			inword = 0;
+		} else {
+			/* Within an unquoted word "//" starts no comment. */
+			if (*s == '\n')
+				line++;
+			inword = strchr(" \t\r\n\"'={}()+,*#", *s) == NULL;
+			s++;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -733,13 +965,15 @@ conf_load(const char *file, int flags, int *nerr)
 		COMMON_OPTS(CFGF_NONE),
 		CFG_SEC("service", svc_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_INT(SENTINEL, 0, CFGF_NONE),
 		CFG_END()
 	};
 	cfg_t		*cfg;
 	struct conf	*cf = NULL;
-	char		 path[PATH_MAX + 16];
-	size_t		 i, n;
-	int		 r;
+	static const char tail[] = "\n" SENTINEL " = 1\n";
+	char		 path[PATH_MAX + 16], *buf = NULL, *p;
+	size_t		 i, n, len;
+	int		 r, line;
 
 	memset(&P, 0, sizeof(P));
 	P.file = file;
@@ -751,20 +985,40 @@ conf_load(const char *file, int flags, int *nerr)
 		snprintf(path, sizeof(path), "service|%s", validators[i].key);
 		cfg_set_validate_func(cfg, path, validators[i].fn);
 	}
-	cfg_set_validate_func(cfg, "service|listen", v_listen);
+	cfg_set_validate_func(cfg, "service|listen", v_line);
 	cfg_set_validate_func(cfg, "service|server", v_server);
-	cfg_set_validate_func(cfg, "service|args", v_args);
+	cfg_set_validate_func(cfg, "service|args", v_line);
 
-	r = cfg_parse(cfg, file);
-	if (r == CFG_FILE_ERROR) {
-		fprintf(stderr, "%s:0: cannot read: %s\n", file,
-		    strerror(errno));
-		P.errors++;
+	if ((buf = read_file(file, &len)) == NULL) {
+		conf_err(0, "cannot read: %s", strerror(errno));
+		goto done;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		conf_err(0, "cannot read: the file contains a NUL byte");
+		goto done;
+	}
+
+	if ((line = strip_comments(buf)) != 0) {
+		conf_err(line, "unterminated comment");
+		goto done;
+	}
+	P.lastline = 1;
+	for (i = 0; i < len; i++)
+		if (buf[i] == '\n' && i + 1 < len)
+			P.lastline++;
+	if ((p = realloc(buf, len + sizeof(tail))) == NULL)
+		fatal("realloc");
+	buf = p;
+	memcpy(buf + len, tail, sizeof(tail));
+	r = cfg_parse_buf(cfg, buf);
+	if (P.unclosed) {
+		conf_err(P.lastline, "missing \"}\" at the end of the file");
 		goto done;
 	}
 	if (r != CFG_SUCCESS) {
+		/* libconfuse stops at its first error. */
 		if (P.errors == 0)
-			P.errors++;
+			conf_err(0, "cannot parse the file");
 		goto done;
 	}
 
@@ -773,7 +1027,7 @@ conf_load(const char *file, int flags, int *nerr)
 	cf->cf_file = xstrdup(file);
 	n = cfg_size(cfg, "service");
 	if (n == 0)
-		conf_err(cfg->line, "no service defined");
+		conf_err(P.lastline, "no service defined");
 	if ((cf->cf_svcs = calloc(n + 1, sizeof(*cf->cf_svcs))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++)
@@ -782,7 +1036,16 @@ conf_load(const char *file, int flags, int *nerr)
 	check_addresses(cf);
 
 done:
+	free(buf);
 	cfg_free(cfg);
+	if (P.errors > 0)
+		qsort(P.msgs, (size_t)P.errors, sizeof(*P.msgs), msg_cmp);
+	for (i = 0; i < (size_t)P.errors; i++) {
+		fprintf(stderr, "%s:%d: %s\n", file, P.msgs[i].cm_line,
+		    P.msgs[i].cm_text);
+		free(P.msgs[i].cm_text);
+	}
+	free(P.msgs);
 	for (i = 0; i < P.nlines; i++) {
 		free(P.lines[i].kl_svc);
 		free(P.lines[i].kl_key);

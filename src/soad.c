@@ -97,11 +97,15 @@ daemon_ready(int fd)
 	}
 }
 
+/*
+ * Lock before daemonizing, so a second soad is told on its terminal; the
+ * flock belongs to the open file and survives the fork.
+ */
 static void
-pidfile_write(void)
+pidfile_lock(void)
 {
 	char	buf[32];
-	int	len;
+	ssize_t	len;
 
 	if (pidfile == NULL)
 		return;
@@ -109,14 +113,25 @@ pidfile_write(void)
 	if (pidfd == -1)
 		fatal("pidfile %s", pidfile);
 	if (flock(pidfd, LOCK_EX | LOCK_NB) == -1) {
-		len = (int)read(pidfd, buf, sizeof(buf) - 1);
+		len = read(pidfd, buf, sizeof(buf) - 1);
 		buf[len > 0 ? len : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
 		fatalx("pidfile %s is locked: soad is running as pid %s",
 		    pidfile, buf);
 	}
+}
+
+static void
+pidfile_write(void)
+{
+	char	buf[32];
+	int	len;
+
+	if (pidfd == -1)
+		return;
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(pidfd, 0) == -1 || write(pidfd, buf, (size_t)len) != len)
+	if (ftruncate(pidfd, 0) == -1 ||
+	    pwrite(pidfd, buf, (size_t)len, 0) != len)
 		fatal("pidfile %s", pidfile);
 }
 
@@ -216,9 +231,10 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
+	if (!debug && pidfile == NULL)
+		pidfile = RUNSTATEDIR "/soad.pid";
+	pidfile_lock();
 	if (!debug) {
-		if (pidfile == NULL)
-			pidfile = RUNSTATEDIR "/soad.pid";
 		readyfd = daemon_start();
 		log_init(0, LOG_DAEMON);
 	}

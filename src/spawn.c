@@ -178,7 +178,8 @@ envdup(const char *name, const char *value)
 	return s;
 }
 
-/* A clean environment: base variables, LISTEN_*, then the config's. */
+/* A clean environment: base variables, the config's (which may
+ * override them), then LISTEN_*, which the config may not set. */
 static char **
 build_env(const struct service *sv, const struct passwd *pw)
 {

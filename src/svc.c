@@ -220,6 +220,21 @@ svc_ready(evutil_socket_t fd, short what, void *arg)
 		svc_start(ls->ls_svc);
 }
 
+/* Open connections, or 0 when they cannot be counted (warned once). */
+static int
+open_conns(const struct service *sv)
+{
+	static int	warned;
+	int		n = activity_open_conns(sv);
+
+	if (n < 0 && !warned) {
+		warned = 1;
+		log_warnx("cannot count open connections (sock_diag "
+		    "unavailable?); only arrivals count as activity");
+	}
+	return n < 0 ? 0 : n;
+}
+
 /* Re-count open connections this often while some are open. */
 static double
 busy_interval(const struct svc_conf *sc)
@@ -236,8 +251,11 @@ svc_idle_check(struct service *sv)
 	char			 sig[32];
 
 	if (sv->sv_busy) {
-		if ((n = activity_open_conns(sv)) > 0) {
-			svc_now(&sv->sv_active);
+		/* The last connection closed at some point since the last
+		 * count; idleness is counted from now, so the service never
+		 * stops before a full timeout without connections. */
+		svc_now(&sv->sv_active);
+		if ((n = open_conns(sv)) > 0) {
 			arm(sv, busy_interval(sc));
 			return;
 		}
@@ -248,7 +266,7 @@ svc_idle_check(struct service *sv)
 		arm(sv, (double)sc->sc_timeout - idle);
 		return;
 	}
-	if ((n = activity_open_conns(sv)) > 0) {
+	if ((n = open_conns(sv)) > 0) {
 		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
 		sv->sv_busy = 1;
 		svc_now(&sv->sv_active);

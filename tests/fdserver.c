@@ -7,6 +7,7 @@
  *
  *	GET /fds   the fds open at start, one "N TARGET" line each
  *	GET /env   the LISTEN_* variables and a few others, NAME=value lines
+ *	GET /environ  the whole environment, one NAME=value per line
  *	GET /sig   SigBlk and SigIgn from /proc/self/status at start
  *	GET /id    uid, gid and groups
  *	GET /cwd   the working directory
@@ -15,7 +16,8 @@
  *	other      "hello from PID\n"
  *
  * Options: --port N, --ignore-term, --crash (exit 3 at once),
- * --delay-ms N (sleep before serving), --exit-after N (connections).
+ * --delay-ms N (sleep before serving), --exit-after N (connections),
+ * --linger-ms N (after SIGTERM: close the listeners, wait N ms, exit).
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
@@ -96,6 +98,19 @@ body_env(char *buf, size_t len)
 			    "%s=%s\n", keys[i], getenv(keys[i]));
 }
 
+extern char **environ;
+
+static void
+body_environ(char *buf, size_t len)
+{
+	size_t	used = 0;
+	char	**e;
+
+	buf[0] = '\0';
+	for (e = environ; *e != NULL && used < len; e++)
+		used += (size_t)snprintf(buf + used, len - used, "%s\n", *e);
+}
+
 static void
 body_id(char *buf, size_t len)
 {
@@ -152,6 +167,8 @@ serve(int c)
 			snprintf(body, sizeof(body), "%s", fdinfo);
 		else if (strcmp(path, "/env") == 0)
 			body_env(body, sizeof(body));
+		else if (strcmp(path, "/environ") == 0)
+			body_environ(body, sizeof(body));
 		else if (strcmp(path, "/sig") == 0)
 			snprintf(body, sizeof(body), "%s", siginfo);
 		else if (strcmp(path, "/id") == 0)
@@ -202,7 +219,7 @@ main(int argc, char *argv[])
 	struct sigaction	 sa;
 	const char		*e;
 	int			 i, c, port = 0, ignore = 0, delay = 0;
-	int			 exit_after = 0, served = 0;
+	int			 exit_after = 0, served = 0, linger = 0;
 
 	snapshot();
 	for (i = 1; i < argc; i++) {
@@ -217,6 +234,8 @@ main(int argc, char *argv[])
 			delay = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--exit-after") == 0 && i + 1 < argc)
 			exit_after = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--linger-ms") == 0 && i + 1 < argc)
+			linger = atoi(argv[++i]);
 	}
 	if (port > 0)
 		bind_port(port);
@@ -267,6 +286,8 @@ main(int argc, char *argv[])
 	/* Graceful: no new accepts; let the connections in flight finish. */
 	for (i = 0; i < nl; i++)
 		close(lfd[i]);
+	if (linger > 0)
+		usleep((useconds_t)linger * 1000);
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 	fprintf(stderr, "fdserver: stopped\n");

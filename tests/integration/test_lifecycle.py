@@ -1,0 +1,368 @@
+"""Core lifecycle of a pass-mode service, with the real soad binary and
+tests/fdserver as the socket-activated app: activation over TCP v4, v6
+and UNIX, the exact environment and fd set, idle deactivation, open
+connections, kill-timeout, failed-start backoff, and no lost connection
+across stop/start cycles."""
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import FDSERVER, SOAD, alive, free_port, http_get, retry
+
+
+def svc(name="web", listen=(), args=(), extra=""):
+    lst = ", ".join('"%s"' % a for a in listen)
+    argv = ", ".join('"%s"' % a for a in ("fdserver",) + tuple(args))
+    return """service %s {
+  listen = { %s }
+  server = "%s"
+  args = { %s }
+%s
+}
+""" % (name, lst, FDSERVER, argv, extra)
+
+
+@pytest.fixture
+def sockdir():
+    d = tempfile.mkdtemp(prefix="soad-t", dir="/tmp")
+    yield d
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    os.rmdir(d)
+
+
+def socket_inodes(pid):
+    """Socket inodes among the fds of a process."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", t)
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def test_activation_over_tcp4_tcp6_unix(soad, sockdir):
+    port = free_port()
+    path = os.path.join(sockdir, "web.sock")
+    soad.start("timeout = 60\n" + svc(listen=(
+        "127.0.0.1:%d" % port, "[::1]:%d" % port, path)))
+    assert soad.pids("web") == [], "no service may run before a connection"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o660"
+    r4 = http_get(("127.0.0.1", port))
+    pid = soad.pids("web")[0]
+    assert r4 == "hello from %d\n" % pid
+    assert http_get(("::1", port)) == r4
+    assert http_get(path) == r4
+    assert soad.pids("web") == [pid], "one instance serves every listener"
+
+
+def test_exact_environment_and_fds(soad, sockdir):
+    port = free_port()
+    path = os.path.join(sockdir, "u.sock")
+    soad.start(svc(listen=("http=127.0.0.1:%d" % port,
+                           "[::1]:%d" % port, path),
+                   extra='  environment = { "FOO=bar", "PATH=/opt/x" }'))
+    env = http_get(("127.0.0.1", port), "/environ")
+    pid = soad.pids("web")[0]
+    got = dict(l.split("=", 1) for l in env.splitlines())
+    assert got["LISTEN_FDS"] == "3"
+    assert got["LISTEN_PID"] == str(pid)
+    assert got["LISTEN_FDNAMES"] == "http:web:web"
+    assert got["FOO"] == "bar"
+    assert got["PATH"] == "/opt/x", "environment overrides the default"
+    assert set(got) == {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "PATH",
+                        "HOME", "USER", "LOGNAME", "SHELL", "FOO"}
+
+    fds = dict(l.split(" ", 1) for l in
+               http_get(("127.0.0.1", port), "/fds").splitlines())
+    assert sorted(fds, key=int) == ["0", "1", "2", "3", "4", "5"]
+    assert fds["0"] == "/dev/null"
+    assert fds["1"].startswith("pipe:") and fds["1"] == fds["2"]
+    inodes = [re.match(r"socket:\[(\d+)\]", fds[k]).group(1)
+              for k in ("3", "4", "5")]
+    assert len(set(inodes)) == 3
+    # They are the master's own listeners, in config order.
+    master = socket_inodes(soad.proc.pid)
+    assert set(inodes) <= master
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)  # the UNIX one is fd 5: its inode is the listener's
+    s.close()
+
+    sig = http_get(("127.0.0.1", port), "/sig")
+    assert "SigBlk:\t0000000000000000" in sig
+    assert "SigIgn:\t0000000000000000" in sig, \
+        "soad ignores SIGPIPE; the service must not inherit that"
+
+
+def test_fd0_puts_first_listener_on_stdin(soad):
+    port = free_port()
+    soad.start(svc(listen=("127.0.0.1:%d" % port,), extra="  fd0 = yes"))
+    fds = dict(l.split(" ", 1) for l in
+               http_get(("127.0.0.1", port), "/fds").splitlines())
+    assert fds["0"] == fds["3"] and fds["0"].startswith("socket:")
+
+
+def test_user_directory_and_output_log(soad):
+    port = free_port()
+    soad.start(svc(listen=("127.0.0.1:%d" % port,),
+                   extra='  user = nobody\n  directory = "/tmp"'))
+    ids = http_get(("127.0.0.1", port), "/id")
+    assert ids.strip() == "uid=65534 gid=65534 groups=65534"
+    assert http_get(("127.0.0.1", port), "/cwd") == "/tmp\n"
+    pid = soad.pids("web")[0]
+    soad.wait_log(r"^soad: web\[%d\]: fdserver: ready, pid %d, 1 listeners$"
+                  % (pid, pid))
+
+
+def test_stops_after_idle_timeout_and_restarts(soad):
+    port = free_port()
+    soad.start("timeout = 1\n" + svc(listen=("127.0.0.1:%d" % port,)))
+    t0 = time.monotonic()
+    http_get(("127.0.0.1", port))
+    pid = soad.pids("web")[0]
+    soad.wait_log(r"web: idle for 1 s, stopping pid %d with SIGTERM" % pid)
+    soad.wait_log(r"web: pid %d stopped \(exited with status 0\)" % pid)
+    assert time.monotonic() - t0 >= 1.0
+    retry(lambda: not alive(pid), what="service process gone")
+    assert http_get(("127.0.0.1", port)) != ""
+    assert len(soad.pids("web")) == 2
+
+
+def test_service_setting_overrides_global(soad):
+    p1, p2 = free_port(), free_port()
+    soad.start("timeout = 1\n" +
+               svc("short", ("127.0.0.1:%d" % p1,)) +
+               svc("long", ("127.0.0.1:%d" % p2,), extra="  timeout = 0"))
+    http_get(("127.0.0.1", p1))
+    http_get(("127.0.0.1", p2))
+    soad.wait_log(r"short: pid \d+ stopped")
+    time.sleep(1.5)  # timeout = 0: a bounded look for a stop that must not come
+    assert soad.count(r"long: idle for") == 0
+    assert alive(soad.pids("long")[0])
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_open_connection_keeps_service_up(soad, sockdir, kind):
+    port = free_port()
+    path = os.path.join(sockdir, "h.sock")
+    addr = ("127.0.0.1", port) if kind == "tcp" else path
+    soad.start("timeout = 1\n" + svc(listen=(
+        "127.0.0.1:%d" % port, path)))
+    s = socket.socket(socket.AF_INET if kind == "tcp" else socket.AF_UNIX)
+    s.connect(addr)
+    s.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(10)
+    got = b""
+    while b"held" not in got:
+        chunk = s.recv(4096)
+        assert chunk, "connection closed before the body: %r" % got
+        got += chunk
+    pid = soad.pids("web")[0]
+    time.sleep(3.0)  # three timeouts with the connection open
+    assert soad.count(r"web: idle for") == 0, soad.log()
+    assert alive(pid)
+    closed = time.monotonic()
+    s.close()
+    soad.wait_log(r"web: pid %d stopped" % pid, timeout=10)
+    # Stopped a full timeout after the connection closed, not before,
+    # and at most one re-count interval (1 s here) later.
+    assert 1.0 <= time.monotonic() - closed <= 3.0
+
+
+def test_every_arrival_counts_even_if_service_accepts_first(soad):
+    """The service accepts on the shared listener before the master looks,
+    and each connection is over at once: only the O_ASYNC arrival signal
+    tells the master the service is in use."""
+    port = free_port()
+    soad.start("timeout = 2\n" + svc(listen=("127.0.0.1:%d" % port,)))
+    http_get(("127.0.0.1", port))
+    pid = soad.pids("web")[0]
+    end = time.monotonic() + 7
+    while time.monotonic() < end:
+        c = socket.create_connection(("127.0.0.1", port))
+        c.close()
+        time.sleep(0.8)
+    assert soad.count(r"web: idle for") == 0, soad.log()
+    assert soad.pids("web") == [pid]
+    soad.wait_log(r"web: pid %d stopped" % pid, timeout=10)
+
+
+def test_service_ignoring_term_is_killed(soad):
+    port = free_port()
+    soad.start("timeout = 1\nkill-timeout = 1\n" + svc(
+        listen=("127.0.0.1:%d" % port,), args=("--ignore-term",)))
+    http_get(("127.0.0.1", port))
+    pid = soad.pids("web")[0]
+    soad.wait_log(r"web: pid %d still running 1 s after the stop signal, "
+                  r"killing it" % pid)
+    soad.wait_log(r"web: pid %d stopped \(killed by SIGKILL\)" % pid)
+    assert not alive(pid)
+    assert http_get(("127.0.0.1", port)).startswith("hello")
+
+
+def test_arrival_while_stopping_waits_for_next_instance(soad):
+    port = free_port()
+    soad.start("timeout = 1\n" + svc(listen=("127.0.0.1:%d" % port,),
+                                     args=("--linger-ms", "1500")))
+    http_get(("127.0.0.1", port))
+    first = soad.pids("web")[0]
+    soad.wait_log(r"web: idle for 1 s, stopping pid %d" % first)
+    # The old instance closed its listeners and lingers: this connection
+    # must wait in the master's backlog, neither refused nor served twice.
+    body = http_get(("127.0.0.1", port), timeout=15)
+    soad.wait_log(r"web: pid %d stopped" % first)
+    pids = soad.pids("web")
+    assert len(pids) == 2
+    assert body == "hello from %d\n" % pids[1]
+    assert soad.log().index("pid %d stopped" % first) < \
+        soad.log().index("started pid %d" % pids[1])
+
+
+def test_no_failed_request_across_stop_start_cycles(soad):
+    """Requests spaced around the idle timeout land while the service
+    runs, while it stops (it lingers 300 ms after SIGTERM with its
+    listeners closed) and while it is down: none may fail."""
+    port = free_port()
+    soad.start("timeout = 1\n" + svc(listen=("127.0.0.1:%d" % port,),
+                                     args=("--linger-ms", "300")))
+    ok, failed = [0], []
+
+    def client(seed):
+        rnd = random.Random(seed)
+        for _ in range(9):
+            try:
+                http_get(("127.0.0.1", port), timeout=10)
+                ok[0] += 1
+            except Exception as e:  # any failure is a lost request
+                failed.append(repr(e))
+            time.sleep(rnd.uniform(0.9, 1.5))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == []
+    assert ok[0] == 27
+    cycles = soad.count(r"web: pid \d+ stopped")
+    assert cycles >= 3, soad.log()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_crash_loop_is_backed_off(soad):
+    port = free_port()
+    soad.start(svc(listen=("127.0.0.1:%d" % port,), args=("--crash",)))
+    c = socket.create_connection(("127.0.0.1", port))  # waits in backlog
+    cpu0 = cpu_seconds(soad.proc.pid)
+    soad.wait_log(r"web: 4 failed starts in a row; next start in 4 s",
+                  timeout=15)
+    starts = len(soad.pids("web"))
+    assert 4 <= starts <= 5, soad.log()
+    assert soad.count(r"web: 2 failed starts in a row; next start in 1 s") \
+        == 1
+    assert soad.count(r"crashing on purpose") >= 4, \
+        "the service's stderr reaches the log"
+    assert cpu_seconds(soad.proc.pid) - cpu0 < 0.5, "master must not spin"
+    c.close()
+
+
+def test_sigterm_stops_every_service_and_cleans_up(soad, sockdir):
+    p1, p2 = free_port(), free_port()
+    path = os.path.join(sockdir, "a.sock")
+    soad.start(svc("a", ("127.0.0.1:%d" % p1, path)) +
+               svc("b", ("127.0.0.1:%d" % p2,)) +
+               svc("c", ("127.0.0.1:%d" % free_port(),)))
+    http_get(path)
+    http_get(("127.0.0.1", p2))
+    pa, pb = soad.pids("a")[0], soad.pids("b")[0]
+    assert soad.pids("c") == []
+    assert soad.stop() == 0
+    assert not alive(pa) and not alive(pb)
+    assert not os.path.exists(path), "soad unlinks the sockets it made"
+    log = soad.log()
+    assert "a: pid %d stopped" % pa in log and "b: pid %d stopped" % pb in log
+    assert log.rstrip().endswith("soad: exiting")
+
+
+def test_stale_socket_replaced_other_files_kept(soad, sockdir):
+    stale = os.path.join(sockdir, "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()  # a socket file nobody listens on
+    plain = os.path.join(sockdir, "plain.sock")
+    with open(plain, "w") as f:
+        f.write("precious\n")
+    soad.start(svc("a", (stale,)) + svc("b", (plain,)))
+    assert http_get(stale).startswith("hello")
+    soad.wait_log(r"%s exists and is not a socket; not replacing it"
+                  % re.escape(plain))
+    soad.wait_log(r"b: not started until every listener is bound")
+    with open(plain) as f:
+        assert f.read() == "precious\n"
+
+
+def test_live_socket_is_not_stolen(soad, sockdir):
+    path = os.path.join(sockdir, "live.sock")
+    owner = socket.socket(socket.AF_UNIX)
+    owner.bind(path)
+    owner.listen(5)
+    try:
+        soad.start(svc("a", (path,)))
+        soad.wait_log(r"another process listens on this socket")
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(path)
+        conn, _ = owner.accept()  # still ours
+        conn.close()
+        c.close()
+    finally:
+        owner.close()
+
+
+def test_bad_config_at_start_exits_78(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('service x {\n  listen = { "99999" }\n'
+                    '  server = "/bin/true"\n}\n')
+    p = subprocess.run([SOAD, "-d", "-f", str(conf)], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 78
+    assert p.stderr.startswith("%s:2: " % conf)
+    assert "port must be a number from 1 to 65535" in p.stderr
+
+
+def test_daemon_mode_pidfile_and_single_instance(tmp_path):
+    port = free_port()
+    conf = tmp_path / "d.conf"
+    conf.write_text(svc(listen=("127.0.0.1:%d" % port,)))
+    pidfile = tmp_path / "soad.pid"
+    p = subprocess.run([SOAD, "-f", str(conf), "-p", str(pidfile)],
+                       timeout=10)
+    assert p.returncode == 0, "the parent exits 0 once the child is ready"
+    pid = int(pidfile.read_text())
+    try:
+        assert alive(pid)
+        assert http_get(("127.0.0.1", port)).startswith("hello")
+        again = subprocess.run([SOAD, "-f", str(conf), "-p", str(pidfile)],
+                               capture_output=True, text=True, timeout=10)
+        assert again.returncode == 71
+        assert int(pidfile.read_text()) == pid
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    retry(lambda: not alive(pid), what="daemon exit")
+    assert not pidfile.exists()
