@@ -77,4 +77,5 @@ starts=$(count_log "$SOAD_LOG" 'started pid')
 	echo "\`SOAD=$SOAD FDSERVER=$FDSERVER REPS=$REPS IDLE_MS=$IDLE_MS bench/cold.sh\`, ports $P-$Q, $(machine_info)"
 	echo
 	"$PY" "$BENCH/report.py" cold "$RAW"
+	echo; echo "loadavg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RES/cold.md"

@@ -113,6 +113,7 @@ measure
 	echo "\`SOAD=$SOAD FDSERVER=$FDSERVER IDLE_S=$IDLE_S bench/idle.sh\`, ports from $BASE, $(machine_info)"
 	echo
 	"$PY" "$BENCH/report.py" idle "$RAW"
+	echo; echo "loadavg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	for f in "$RES"/idle-strace-*.txt; do
 		[ -e "$f" ] || continue
 		echo; echo "\`strace -c -p\` for $STRACE_S s, $(basename "$f"):"; echo '```'; cat "$f"; echo '```'

@@ -6,7 +6,8 @@
 # response in one write() (fdserver's two writes meet Nagle + delayed ACK on
 # keep-alive connections, which caps it at ~50 conns / 40 ms).
 # Everything is up for the whole part; soad's services are warmed by one
-# request first (timeout = 0: never stopped).
+# request first (timeout = 300, soad's default: arrivals are watched as
+# in production, and no stop happens during the part).
 #
 # Tests: keepalive = wrk -t1 -c50 -d$DURATION; close = the same with
 # "Connection: close" (a TCP connection per request: every request is an
@@ -29,7 +30,7 @@ require_free $(seq "$P" $((P + 3)))
 declare -A EXE=([fdserver]=$FDSERVER [httpd]=$HTTPD) DPORT SPORT
 
 i=0
-echo "timeout = 0" >"$WORK/conf/warm.conf"
+echo "timeout = 300" >"$WORK/conf/warm.conf"
 for s in $SERVERS; do
 	DPORT[$s]=$((P + i)); SPORT[$s]=$((P + i + 1)); i=$((i + 2))
 	start_bg "warm-direct-$s" "${EXE[$s]}" --port "${DPORT[$s]}"
@@ -80,4 +81,5 @@ n=$(count_log "$SOAD_LOG" 'started pid')
 	echo "\`SOAD=$SOAD FDSERVER=$FDSERVER ROUNDS=$ROUNDS DURATION=$DURATION bench/warm.sh\`, ports $P-$((P + 3)), $(machine_info)"
 	echo
 	"$PY" "$BENCH/report.py" warm "$RAW"
+	echo; echo "loadavg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RES/warm.md"

@@ -136,7 +136,6 @@ activity_watch(struct listener *ls)
 {
 	struct listener	**n;
 	size_t		  want = (size_t)ls->ls_fd + 1;
-	int		  fl;
 
 	if (want > nbyfd) {
 		if (want < nbyfd * 2)
@@ -148,14 +147,31 @@ activity_watch(struct listener *ls)
 		nbyfd = want;
 	}
 	byfd[ls->ls_fd] = ls;
-	if (fcntl(ls->ls_fd, F_SETOWN, getpid()) == -1 ||
-#ifdef ARRIVAL_SIG
-	    fcntl(ls->ls_fd, F_SETSIG, ARRIVAL_SIG) == -1 ||
-#endif
-	    (fl = fcntl(ls->ls_fd, F_GETFL)) == -1 ||
-	    fcntl(ls->ls_fd, F_SETFL, fl | O_ASYNC) == -1)
+	if (activity_arm(ls->ls_fd, getpid()) == -1)
 		log_warn("%s: cannot watch arrivals on fd %d",
 		    ls->ls_svc->sv_conf->sc_name, ls->ls_fd);
+}
+
+/*
+ * Flags live on the open file the master shares with every instance, so
+ * an instance that set O_NONBLOCK (gunicorn, uwsgi, puma do) or dropped
+ * O_ASYNC would leave that to the next one.  The child re-arms its
+ * listeners before exec: blocking, as systemd passes them, and signalling
+ * the master.
+ */
+int
+activity_arm(int fd, pid_t owner)
+{
+	int	fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETOWN, owner) == -1 ||
+#ifdef ARRIVAL_SIG
+	    fcntl(fd, F_SETSIG, ARRIVAL_SIG) == -1 ||
+#endif
+	    fcntl(fd, F_SETFL, (fl & ~O_NONBLOCK) | O_ASYNC) == -1)
+		return -1;
+	return 0;
 }
 
 void

@@ -172,6 +172,7 @@ pid_t	 spawn_service(const struct service *, int);
 /* activity.c */
 int	 activity_init(struct event_base *);
 void	 activity_watch(struct listener *);
+int	 activity_arm(int, pid_t);
 void	 activity_forget(struct listener *);
 int	 activity_open_conns(const struct service *);
 

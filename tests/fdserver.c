@@ -9,6 +9,7 @@
  *	GET /env   the LISTEN_* variables and a few others, NAME=value lines
  *	GET /environ  the whole environment, one NAME=value per line
  *	GET /sig   SigBlk and SigIgn from /proc/self/status at start
+ *	GET /flags O_NONBLOCK and O_ASYNC of fd 3 as it was handed over
  *	GET /id    uid, gid and groups
  *	GET /cwd   the working directory
  *	GET /hold  answers, then keeps the connection open until the peer
@@ -17,7 +18,9 @@
  *
  * Options: --port N, --ignore-term, --crash (exit 3 at once),
  * --delay-ms N (sleep before serving), --exit-after N (connections),
- * --linger-ms N (after SIGTERM: close the listeners, wait N ms, exit).
+ * --linger-ms N (after SIGTERM: close the listeners, wait N ms, exit),
+ * --clobber-flags (set fd 3 to exactly O_NONBLOCK, dropping O_ASYNC, as a
+ * careless server might).
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
@@ -26,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,7 +40,7 @@
 
 #define MAXL	64
 
-static char		 fdinfo[8192], siginfo[512];
+static char		 fdinfo[8192], siginfo[512], flaginfo[64];
 static volatile sig_atomic_t stopping;
 static int		 lfd[MAXL], nl;
 
@@ -73,6 +77,9 @@ snapshot(void)
 		}
 	}
 	closedir(d);
+	n = fcntl(3, F_GETFL);
+	snprintf(flaginfo, sizeof(flaginfo), "nonblock=%d async=%d\n",
+	    n != -1 && (n & O_NONBLOCK) != 0, n != -1 && (n & O_ASYNC) != 0);
 	if ((f = fopen("/proc/self/status", "r")) != NULL) {
 		while (fgets(line, sizeof(line), f) != NULL)
 			if (strncmp(line, "SigBlk:", 7) == 0 ||
@@ -167,6 +174,8 @@ serve(int c)
 			snprintf(body, sizeof(body), "%s", fdinfo);
 		else if (strcmp(path, "/env") == 0)
 			body_env(body, sizeof(body));
+		else if (strcmp(path, "/flags") == 0)
+			snprintf(body, sizeof(body), "%s", flaginfo);
 		else if (strcmp(path, "/environ") == 0)
 			body_environ(body, sizeof(body));
 		else if (strcmp(path, "/sig") == 0)
@@ -234,6 +243,8 @@ main(int argc, char *argv[])
 			delay = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--exit-after") == 0 && i + 1 < argc)
 			exit_after = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--clobber-flags") == 0)
+			(void)fcntl(3, F_SETFL, O_NONBLOCK);
 		else if (strcmp(argv[i], "--linger-ms") == 0 && i + 1 < argc)
 			linger = atoi(argv[++i]);
 	}

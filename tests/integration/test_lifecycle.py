@@ -114,6 +114,18 @@ def test_fd0_puts_first_listener_on_stdin(soad):
     assert fds["0"] == fds["3"] and fds["0"].startswith("socket:")
 
 
+def test_listener_flags_are_reset_for_each_instance(soad):
+    """Flags live on the open file shared by every instance: one that
+    sets O_NONBLOCK and drops O_ASYNC must not hand that to the next."""
+    port = free_port()
+    soad.start("timeout = 1\n" + svc(listen=("127.0.0.1:%d" % port,),
+                                     args=("--clobber-flags",)))
+    assert http_get(("127.0.0.1", port), "/flags") == "nonblock=0 async=1\n"
+    soad.wait_log(r"web: pid \d+ stopped")
+    assert http_get(("127.0.0.1", port), "/flags") == "nonblock=0 async=1\n"
+    assert len(soad.pids("web")) == 2
+
+
 def test_user_directory_and_output_log(soad):
     port = free_port()
     soad.start(svc(listen=("127.0.0.1:%d" % port,),
