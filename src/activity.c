@@ -3,9 +3,11 @@
  *
  * 1. Arrivals.  A running service accepts on the listeners it shares with
  *    the master, often before the master's event loop could look, so
- *    readiness is no witness.  Instead every listener is O_ASYNC with the
- *    master as owner: the kernel signals the master when a connection
- *    arrives, whoever accepts it.  On Linux F_SETSIG picks a real-time
+ *    readiness is no witness.  Instead a running service's listeners are
+ *    O_ASYNC with the master as owner: the kernel signals the master when
+ *    a connection arrives, whoever accepts it.  svc.c mutes a service's
+ *    signals for a while after each arrival, so a busy service costs a
+ *    signal per window, not per connection.  On Linux F_SETSIG picks a real-time
  *    signal whose siginfo names the listener's fd; elsewhere (and when the
  *    real-time queue overflows into plain SIGIO) the arrival is credited
  *    to every running service, which can only delay a stop, never cause
@@ -147,7 +149,7 @@ activity_watch(struct listener *ls)
 		nbyfd = want;
 	}
 	byfd[ls->ls_fd] = ls;
-	if (activity_arm(ls->ls_fd, getpid()) == -1)
+	if (activity_arm(ls->ls_fd, 0) == -1)
 		log_warn("%s: cannot watch arrivals on fd %d",
 		    ls->ls_svc->sv_conf->sc_name, ls->ls_fd);
 }
@@ -155,23 +157,45 @@ activity_watch(struct listener *ls)
 /*
  * Flags live on the open file the master shares with every instance, so
  * an instance that set O_NONBLOCK (gunicorn, uwsgi, puma do) or dropped
- * O_ASYNC would leave that to the next one.  The child re-arms its
- * listeners before exec: blocking, as systemd passes them, and signalling
- * the master.
+ * O_ASYNC would leave that to the next one.  The master re-arms its own
+ * fd before each start: blocking, as systemd passes sockets, and with
+ * O_ASYNC if WATCH.  It must be the master that enables O_ASYNC: the
+ * kernel reports the fd number of whoever enabled it as si_fd, so it is
+ * switched off and on again to make that registration ours.
  */
 int
-activity_arm(int fd, pid_t owner)
+activity_arm(int fd, int watch)
 {
 	int	fl;
 
 	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETOWN, owner) == -1 ||
+	    fcntl(fd, F_SETOWN, getpid()) == -1 ||
 #ifdef ARRIVAL_SIG
 	    fcntl(fd, F_SETSIG, ARRIVAL_SIG) == -1 ||
 #endif
-	    fcntl(fd, F_SETFL, (fl & ~O_NONBLOCK) | O_ASYNC) == -1)
+	    fcntl(fd, F_SETFL, fl & ~(O_NONBLOCK | O_ASYNC)) == -1 ||
+	    (watch && fcntl(fd, F_SETFL, (fl & ~O_NONBLOCK) | O_ASYNC) == -1))
 		return -1;
 	return 0;
+}
+
+/*
+ * Arrival signals on or off for a running service.  Off leaves every
+ * other flag as the service set it.
+ */
+void
+activity_mute(const struct service *sv, int mute)
+{
+	size_t	i;
+	int	fl;
+
+	for (i = 0; i < sv->sv_nls; i++) {
+		if ((fl = fcntl(sv->sv_ls[i].ls_fd, F_GETFL)) == -1 ||
+		    fcntl(sv->sv_ls[i].ls_fd, F_SETFL, mute ? fl & ~O_ASYNC :
+		    fl | O_ASYNC) == -1)
+			log_warn("%s: O_ASYNC on fd %d", sv->sv_conf->sc_name,
+			    sv->sv_ls[i].ls_fd);
+	}
 }
 
 void

@@ -138,7 +138,7 @@ enum svc_state {
 struct service {
 	TAILQ_ENTRY(service)	 sv_entry;
 	struct svc_conf		*sv_conf;
-	struct listener		 sv_ls[SOAD_MAXLISTEN];
+	struct listener		*sv_ls;		/* sv_nls of them */
 	size_t			 sv_nls;
 	enum svc_state		 sv_state;
 	pid_t			 sv_pid;
@@ -147,6 +147,7 @@ struct service {
 	int			 sv_failures;	/* consecutive failed starts */
 	int			 sv_killed;	/* SIGKILL sent */
 	int			 sv_busy;	/* connections open at last count */
+	int			 sv_muted;	/* arrival signals off for a window */
 	int			 sv_bindwarned;
 	struct event		*sv_timer;
 };
@@ -172,7 +173,8 @@ pid_t	 spawn_service(const struct service *, int);
 /* activity.c */
 int	 activity_init(struct event_base *);
 void	 activity_watch(struct listener *);
-int	 activity_arm(int, pid_t);
+int	 activity_arm(int, int);
+void	 activity_mute(const struct service *, int);
 void	 activity_forget(struct listener *);
 int	 activity_open_conns(const struct service *);
 

@@ -117,9 +117,8 @@ layout_fds(const struct service *sv, int outfd)
 	    dup2(hout, 1) == -1 || dup2(hout, 2) == -1)
 		child_fail("dup2");
 	for (i = 0; i < sv->sv_nls; i++)
-		if (dup2(high[i], 3 + (int)i) == -1 ||
-		    activity_arm(3 + (int)i, getppid()) == -1)
-			child_fail("listener flags");
+		if (dup2(high[i], 3 + (int)i) == -1)
+			child_fail("dup2");
 	close_from(base);
 }
 

@@ -145,6 +145,7 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 	case SVC_RUNNING:
 		svc_now(&sv->sv_active);
 		sv->sv_busy = 0;
+		sv->sv_muted = 0;	/* svc_start armed O_ASYNC */
 		if (sc->sc_timeout > 0)
 			arm(sv, (double)sc->sc_timeout);
 		break;
@@ -189,7 +190,11 @@ svc_start(struct service *sv)
 	struct outlog		*ol;
 	int			 wfd = -1;
 	pid_t			 pid;
+	size_t			 i;
 
+	for (i = 0; i < sv->sv_nls; i++)
+		if (activity_arm(sv->sv_ls[i].ls_fd, sc->sc_timeout > 0) == -1)
+			log_warn("%s: listener flags", sc->sc_name);
 	if ((ol = outlog_open(svc_base, sc->sc_name, &wfd)) == NULL) {
 		log_warn("%s: output pipe", sc->sc_name);
 		svc_fail_start(sv);
@@ -235,11 +240,15 @@ open_conns(const struct service *sv)
 	return n < 0 ? 0 : n;
 }
 
-/* Re-count open connections this often while some are open. */
+/*
+ * While connections are open, count them again this often; after an
+ * arrival, mute arrival signals this long.  A tenth of the timeout keeps
+ * every stop within 1.1 times the timeout of the last activity.
+ */
 static double
 busy_interval(const struct svc_conf *sc)
 {
-	return sc->sc_timeout >= 10 ? (double)sc->sc_timeout / 10 : 1.0;
+	return (double)sc->sc_timeout / 10;
 }
 
 static void
@@ -250,6 +259,14 @@ svc_idle_check(struct service *sv)
 	int			 n;
 	char			 sig[32];
 
+	if (sv->sv_muted) {
+		/* Arrivals in the muted window went unseen: count it all. */
+		activity_mute(sv, 0);
+		sv->sv_muted = 0;
+		svc_now(&sv->sv_active);
+		arm(sv, (double)sc->sc_timeout);
+		return;
+	}
 	if (sv->sv_busy) {
 		/* The last connection closed at some point since the last
 		 * count; idleness is counted from now, so the service never
@@ -317,6 +334,8 @@ svc_create(struct svc_conf *sc)
 		fatal("calloc");
 	sv->sv_conf = sc;
 	sv->sv_nls = sc->sc_nlisten;
+	if ((sv->sv_ls = calloc(sv->sv_nls, sizeof(*sv->sv_ls))) == NULL)
+		fatal("calloc");
 	for (i = 0; i < sv->sv_nls; i++) {
 		sv->sv_ls[i].ls_svc = sv;
 		sv->sv_ls[i].ls_conf = &sc->sc_listen[i];
@@ -342,6 +361,7 @@ svc_free(struct service *sv)
 		listener_close(&sv->sv_ls[i]);
 	}
 	event_free(sv->sv_timer);
+	free(sv->sv_ls);
 	free(sv);
 }
 
@@ -385,13 +405,24 @@ svc_bind(struct service *sv)
 	svc_enter(sv, SVC_UNBOUND, 0);
 }
 
+/*
+ * An arrival while running.  Later arrivals in the next window (the
+ * re-count interval) are not worth a signal each: soad stops listening
+ * for them and credits the whole window as activity when it ends, which
+ * can only delay a stop by one window, never cause one.
+ */
 void
 svc_arrival(struct listener *ls)
 {
 	struct service	*sv = ls->ls_svc;
 
-	if (sv->sv_state == SVC_RUNNING)
-		svc_now(&sv->sv_active);
+	if (sv->sv_state != SVC_RUNNING || sv->sv_muted ||
+	    sv->sv_conf->sc_timeout == 0)
+		return;
+	svc_now(&sv->sv_active);
+	activity_mute(sv, 1);
+	sv->sv_muted = 1;
+	arm(sv, busy_interval(sv->sv_conf));
 }
 
 static void
