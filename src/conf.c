@@ -853,101 +853,6 @@ check_addresses(struct conf *cf)
 }
 
 /*
- * The whole file, NUL-terminated.  NULL with errno set if it cannot be
- * read (a directory too: fopen succeeds, fread fails with EISDIR).
- */
-static char *
-read_file(const char *file, size_t *lenp)
-{
-	FILE	*fp;
-	char	*buf = NULL, *nb;
-	size_t	 len = 0, size = 0, n;
-	int	 saved;
-
-	if ((fp = fopen(file, "r")) == NULL)
-		return NULL;
-	for (;;) {
-		if (size - len < 2) {
-			size = size == 0 ? 8192 : size * 2;
-			if ((nb = realloc(buf, size)) == NULL)
-				fatal("realloc");
-			buf = nb;
-		}
-		if ((n = fread(buf + len, 1, size - len - 1, fp)) == 0)
-			break;
-		len += n;
-	}
-	if (ferror(fp)) {
-		saved = errno;
-		fclose(fp);
-		free(buf);
-		errno = saved;
-		return NULL;
-	}
-	fclose(fp);
-	buf[len] = '\0';
-	*lenp = len;
-	return buf;
-}
-
-/*
- * Blank out comments ("#" or "//" to the end of the line, C-style block
- * comments) outside quoted strings, as the libconfuse lexer sees them,
- * keeping every newline: libconfuse 3.3 counts two extra lines for each
- * one-line comment and one for each block comment, which would put every
- * later FILE:LINE off.  Returns the line of an unterminated block comment,
- * or 0.
- */
-static int
-strip_comments(char *s)
-{
-	int	line = 1, start, inword = 0;
-	char	q;
-
-	while (*s != '\0') {
-		if (*s == '"' || *s == '\'') {
-			for (q = *s++; *s != '\0' && *s != q; s++) {
-				if (*s == '\\' && s[1] != '\0')
-					s++;
-				if (*s == '\n')
-					line++;
-			}
-			if (*s != '\0')
-				s++;
-			inword = 0;
-		} else if (*s == '#' || (!inword && s[0] == '/' &&
-		    s[1] == '/')) {
-			while (*s != '\0' && *s != '\n')
-				*s++ = ' ';
-			inword = 0;
-		} else if (!inword && s[0] == '/' && s[1] == '*') {
-			start = line;
-			*s++ = ' ';
-			*s++ = ' ';
-			while (*s != '\0' && !(s[0] == '*' && s[1] == '/')) {
-				if (*s == '\n')
-					line++;
-				else
-					*s = ' ';
-				s++;
-			}
-			if (*s == '\0')
-				return start;
-			*s++ = ' ';
-			*s++ = ' ';
-			inword = 0;
-		} else {
-			/* Within an unquoted word "//" starts no comment. */
-			if (*s == '\n')
-				line++;
-			inword = strchr(" \t\r\n\"'={}()+,*#", *s) == NULL;
-			s++;
-		}
-	}
-	return 0;
-}
-
-/*
  * Parse and check FILE.  Returns the config, or NULL after printing every
  * problem as FILE:LINE: message; *nerr gets the number of errors.
  */
@@ -989,7 +894,7 @@ conf_load(const char *file, int flags, int *nerr)
 	cfg_set_validate_func(cfg, "service|server", v_server);
 	cfg_set_validate_func(cfg, "service|args", v_line);
 
-	if ((buf = read_file(file, &len)) == NULL) {
+	if ((buf = conftext_read(file, &len)) == NULL) {
 		conf_err(0, "cannot read: %s", strerror(errno));
 		goto done;
 	}
@@ -998,7 +903,7 @@ conf_load(const char *file, int flags, int *nerr)
 		goto done;
 	}
 
-	if ((line = strip_comments(buf)) != 0) {
+	if ((line = conftext_strip_comments(buf)) != 0) {
 		conf_err(line, "unterminated comment");
 		goto done;
 	}

@@ -111,6 +111,10 @@ int	 conf_signal_parse(const char *);
 const char *conf_signal_name(int, char *, size_t);
 int	 conf_limit_resource(enum limit_kind);
 
+/* conftext.c */
+char	*conftext_read(const char *, size_t *);
+int	 conftext_strip_comments(char *);
+
 /* listen.c */
 struct service;
 
