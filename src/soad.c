@@ -26,6 +26,10 @@
 
 #include <event2/event.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "soad.h"
 
 #ifndef SYSCONFDIR
@@ -260,6 +264,11 @@ main(int argc, char *argv[])
 	log_info("started with %zu service%s from %s (%s)", cf->cf_nsvcs,
 	    cf->cf_nsvcs == 1 ? "" : "s", file, event_base_get_method(base));
 	daemon_ready(readyfd);
+#ifdef __GLIBC__
+	/* libconfuse's parse peak (a copy of the option table per section)
+	 * is freed by now; give what glibc can back to the system. */
+	malloc_trim(0);
+#endif
 
 	if (event_base_dispatch(base) == -1)
 		fatalx("event loop failed");
