@@ -134,6 +134,20 @@ activity_init(struct event_base *base)
 }
 
 void
+activity_free(void)
+{
+	if (arrival_ev != NULL)
+		event_free(arrival_ev);
+	arrival_ev = NULL;
+	close(arrival_pipe[0]);
+	close(arrival_pipe[1]);
+	arrival_pipe[0] = arrival_pipe[1] = -1;
+	free(byfd);
+	byfd = NULL;
+	nbyfd = 0;
+}
+
+void
 activity_watch(struct listener *ls)
 {
 	struct listener	**n;

@@ -3,9 +3,12 @@
  * the master and logged a line at a time as "NAME[PID]: line".  The read
  * end belongs to the master (close-on-exec); the write end goes to the
  * child as fds 1 and 2 and is closed in the master right after fork.
- * The pipe outlives the process until EOF, so nothing it wrote is lost.
+ * The pipe outlives the process until EOF, so nothing it wrote is lost;
+ * at exit outlog_drain_all() reads what is left before soad goes.
  */
 #include "config.h"
+
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +25,13 @@
 #define OUTLOG_MAXLINE	4096
 
 struct outlog {
+	TAILQ_ENTRY(outlog)	 ol_entry;
 	char			*ol_name;
 	pid_t			 ol_pid;
 	struct bufferevent	*ol_bev;
 };
+
+static TAILQ_HEAD(, outlog) outlogs = TAILQ_HEAD_INITIALIZER(outlogs);
 
 static void
 outlog_flush(struct outlog *ol, int all)
@@ -49,6 +55,16 @@ outlog_flush(struct outlog *ol, int all)
 }
 
 static void
+outlog_free(struct outlog *ol)
+{
+	outlog_flush(ol, 1);
+	TAILQ_REMOVE(&outlogs, ol, ol_entry);
+	bufferevent_free(ol->ol_bev);
+	free(ol->ol_name);
+	free(ol);
+}
+
+static void
 outlog_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
@@ -61,12 +77,8 @@ outlog_event(struct bufferevent *bev, short what, void *arg)
 	struct outlog	*ol = arg;
 
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		outlog_flush(ol, 1);
-		bufferevent_free(ol->ol_bev);
-		free(ol->ol_name);
-		free(ol);
-	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		outlog_free(ol);
 }
 
 /* Returns the logger; *wfd gets the write end for the child. */
@@ -91,6 +103,7 @@ outlog_open(struct event_base *base, const char *name, int *wfd)
 		errno = ENOMEM;
 		return NULL;
 	}
+	TAILQ_INSERT_TAIL(&outlogs, ol, ol_entry);
 	bufferevent_setcb(ol->ol_bev, outlog_read, NULL, outlog_event, ol);
 	bufferevent_enable(ol->ol_bev, EV_READ);
 	*wfd = p[1];
@@ -103,3 +116,22 @@ outlog_setpid(struct outlog *ol, pid_t pid)
 	ol->ol_pid = pid;
 }
 
+/*
+ * At exit: log what the services wrote that the loop has not read yet.
+ * Their processes are gone, so each read ends at EOF without blocking
+ * (or at EAGAIN if a stray writer still holds the pipe).
+ */
+void
+outlog_drain_all(void)
+{
+	struct outlog	*ol;
+	struct evbuffer	*in;
+
+	while ((ol = TAILQ_FIRST(&outlogs)) != NULL) {
+		in = bufferevent_get_input(ol->ol_bev);
+		while (evbuffer_read(in, bufferevent_getfd(ol->ol_bev),
+		    OUTLOG_MAXLINE) > 0)
+			outlog_flush(ol, 0);
+		outlog_free(ol);
+	}
+}

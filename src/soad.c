@@ -273,7 +273,9 @@ main(int argc, char *argv[])
 	if (event_base_dispatch(base) == -1)
 		fatalx("event loop failed");
 
+	outlog_drain_all();
 	svc_free_all();
+	activity_free();
 	for (i = 0; i < 4; i++)
 		event_free(ev[i]);
 	event_base_free(base);

@@ -176,6 +176,7 @@ pid_t	 spawn_service(const struct service *, int);
 
 /* activity.c */
 int	 activity_init(struct event_base *);
+void	 activity_free(void);
 void	 activity_watch(struct listener *);
 int	 activity_arm(int, int);
 void	 activity_mute(const struct service *, int);
@@ -185,5 +186,6 @@ int	 activity_open_conns(const struct service *);
 /* outlog.c */
 struct outlog *outlog_open(struct event_base *, const char *, int *);
 void	 outlog_setpid(struct outlog *, pid_t);
+void	 outlog_drain_all(void);
 
 #endif /* SOAD_H */

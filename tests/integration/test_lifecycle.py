@@ -336,6 +336,9 @@ def test_sigterm_stops_every_service_and_cleans_up(soad, sockdir):
     assert not os.path.exists(path), "soad unlinks the sockets it made"
     log = soad.log()
     assert "a: pid %d stopped" % pa in log and "b: pid %d stopped" % pb in log
+    # What a service writes as it exits still reaches the log.
+    assert "a[%d]: fdserver: stopped" % pa in log
+    assert "b[%d]: fdserver: stopped" % pb in log
     assert log.rstrip().endswith("soad: exiting")
 
 
