@@ -95,9 +95,12 @@ arrival_read(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	while ((n = read(fd, fds, sizeof(fds))) > 0) {
 		for (i = 0; i < n / (ssize_t)sizeof(int); i++) {
-			if (fds[i] < 0 || (size_t)fds[i] >= nbyfd)
+			/* Not one of ours: a service enabled O_ASYNC itself,
+			 * so si_fd is its own fd number.  Credit everyone. */
+			if (fds[i] < 0 || (size_t)fds[i] >= nbyfd ||
+			    byfd[fds[i]] == NULL)
 				all = 1;
-			else if (byfd[fds[i]] != NULL)
+			else
 				svc_arrival(byfd[fds[i]]);
 		}
 	}
@@ -194,22 +197,47 @@ activity_arm(int fd, int watch)
 }
 
 /*
- * Arrival signals on or off for a running service.  Off leaves every
- * other flag as the service set it.
+ * Arrival signals on or off, by owner: with no owner the kernel sends no
+ * signal, and the file's flags, which the service shares, are never
+ * rewritten under it.
  */
 void
 activity_mute(const struct service *sv, int mute)
 {
 	size_t	i;
-	int	fl;
+
+	for (i = 0; i < sv->sv_nls; i++)
+		if (sv->sv_ls[i].ls_fd != -1 && fcntl(sv->sv_ls[i].ls_fd,
+		    F_SETOWN, mute ? 0 : getpid()) == -1)
+			log_warn("%s: F_SETOWN on fd %d", sv->sv_conf->sc_name,
+			    sv->sv_ls[i].ls_fd);
+}
+
+/*
+ * A service may clear O_ASYNC on its listeners (fcntl(F_SETFL, O_NONBLOCK)
+ * does).  Turn it back on from the master's fd, so the registration and
+ * si_fd are ours again.  Returns 1 if it had to: arrivals may have gone
+ * unseen, which the caller counts as activity.
+ */
+int
+activity_reassert(const struct service *sv)
+{
+	size_t	i;
+	int	fl, lost = 0;
 
 	for (i = 0; i < sv->sv_nls; i++) {
 		if ((fl = fcntl(sv->sv_ls[i].ls_fd, F_GETFL)) == -1 ||
-		    fcntl(sv->sv_ls[i].ls_fd, F_SETFL, mute ? fl & ~O_ASYNC :
-		    fl | O_ASYNC) == -1)
+		    (fl & O_ASYNC))
+			continue;
+		lost = 1;
+		if (fcntl(sv->sv_ls[i].ls_fd, F_SETFL, fl | O_ASYNC) == -1)
 			log_warn("%s: O_ASYNC on fd %d", sv->sv_conf->sc_name,
 			    sv->sv_ls[i].ls_fd);
 	}
+	if (lost)
+		log_debug("%s: the service cleared O_ASYNC; set again",
+		    sv->sv_conf->sc_name);
+	return lost;
 }
 
 void
@@ -231,32 +259,38 @@ activity_forget(struct listener *ls)
 
 /* The service's listeners, as bound, looked up once per count. */
 struct diag_ctx {
-	const struct service	*dc_sv;
+	struct service		*dc_sv;
 	struct sockaddr_storage	 dc_ss[SOAD_MAXLISTEN];
+	uint32_t		 dc_sockino[SOAD_MAXLISTEN];
 };
 
 static int
 diag_dump(void *req, size_t reqlen,
-    int (*match)(const struct nlmsghdr *, const struct diag_ctx *),
-    const struct diag_ctx *dc)
+    int (*match)(const struct nlmsghdr *, struct diag_ctx *),
+    struct diag_ctx *dc)
 {
 	struct sockaddr_nl	 nl = { .nl_family = AF_NETLINK };
+	struct timeval		 tv = { .tv_sec = 2 };
 	struct nlmsghdr		*h;
-	char			 buf[32768];
+	union {
+		struct nlmsghdr	 h;		/* aligns the buffer */
+		char		 b[32768];
+	}			 u;
 	ssize_t			 n;
 	int			 fd, count = 0, done = 0;
 
 	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
 	    NETLINK_SOCK_DIAG)) == -1)
 		return -1;
+	/* The kernel answers at once; never let a dump stall the loop. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (sendto(fd, req, reqlen, 0, (struct sockaddr *)&nl,
 	    sizeof(nl)) == -1)
 		goto fail;
 	while (!done) {
-		if ((n = recv(fd, buf, sizeof(buf), 0)) <= 0)
+		if ((n = recv(fd, u.b, sizeof(u.b), 0)) <= 0)
 			goto fail;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
-		    h = NLMSG_NEXT(h, n)) {
+		for (h = &u.h; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_type == NLMSG_DONE) {
 				done = 1;
 				break;
@@ -274,7 +308,7 @@ fail:
 }
 
 static int
-tcp_match(const struct nlmsghdr *h, const struct diag_ctx *dc)
+tcp_match(const struct nlmsghdr *h, struct diag_ctx *dc)
 {
 	const struct inet_diag_msg	*m = NLMSG_DATA(h);
 	const struct sockaddr_in	*sin;
@@ -307,40 +341,72 @@ tcp_match(const struct nlmsghdr *h, const struct diag_ctx *dc)
 	return 0;
 }
 
-static int
-unix_match(const struct nlmsghdr *h, const struct diag_ctx *dc)
+static const struct unix_diag_vfs *
+unix_vfs(const struct nlmsghdr *h)
 {
-	const struct service		*sv = dc->dc_sv;
 	const struct unix_diag_msg	*m = NLMSG_DATA(h);
-	const struct unix_diag_vfs	*vfs = NULL;
 	const struct rtattr		*a;
 	int				 len;
-	size_t				 i;
 
-	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
-	    m->udiag_state == ST_LISTEN)
-		return 0;
 	len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
 	for (a = (const struct rtattr *)(m + 1); RTA_OK(a, len);
 	    a = RTA_NEXT(a, len))
 		if (a->rta_type == UNIX_DIAG_VFS &&
-		    RTA_PAYLOAD(a) >= sizeof(*vfs))
-			vfs = RTA_DATA(a);
-	if (vfs == NULL)
+		    RTA_PAYLOAD(a) >= sizeof(struct unix_diag_vfs))
+			return RTA_DATA(a);
+	return NULL;
+}
+
+/*
+ * Learn how sock_diag names each listener's socket file: from the
+ * listening socket itself (its socket inode is fstat's st_ino), so the
+ * match below compares the kernel's values with the kernel's values,
+ * whatever the filesystem (overlayfs, 64-bit inodes) makes lstat say.
+ */
+static int
+unix_learn(const struct nlmsghdr *h, struct diag_ctx *dc)
+{
+	const struct unix_diag_msg	*m = NLMSG_DATA(h);
+	const struct unix_diag_vfs	*vfs;
+	struct listener			*ls;
+	size_t				 i;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+	    m->udiag_state != ST_LISTEN || (vfs = unix_vfs(h)) == NULL)
 		return 0;
-	for (i = 0; i < sv->sv_nls; i++) {
-		/* The kernel reports its own dev_t encoding: 12:20 bits. */
-		if (sv->sv_ls[i].ls_ino == vfs->udiag_vfs_ino &&
-		    major(sv->sv_ls[i].ls_dev) == (vfs->udiag_vfs_dev >> 20) &&
-		    minor(sv->sv_ls[i].ls_dev) == (vfs->udiag_vfs_dev &
-		    0xfffff))
+	for (i = 0; i < dc->dc_sv->sv_nls; i++) {
+		ls = &dc->dc_sv->sv_ls[i];
+		if (dc->dc_sockino[i] == m->udiag_ino) {
+			ls->ls_vfs_ino = vfs->udiag_vfs_ino;
+			ls->ls_vfs_dev = vfs->udiag_vfs_dev;
+			ls->ls_vfs_known = 1;
+		}
+	}
+	return 0;
+}
+
+static int
+unix_match(const struct nlmsghdr *h, struct diag_ctx *dc)
+{
+	const struct unix_diag_msg	*m = NLMSG_DATA(h);
+	const struct unix_diag_vfs	*vfs;
+	const struct listener		*ls;
+	size_t				 i;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+	    m->udiag_state == ST_LISTEN || (vfs = unix_vfs(h)) == NULL)
+		return 0;
+	for (i = 0; i < dc->dc_sv->sv_nls; i++) {
+		ls = &dc->dc_sv->sv_ls[i];
+		if (ls->ls_vfs_known && ls->ls_vfs_ino == vfs->udiag_vfs_ino &&
+		    ls->ls_vfs_dev == vfs->udiag_vfs_dev)
 			return 1;
 	}
 	return 0;
 }
 
 static int
-count_tcp(const struct diag_ctx *dc, int family)
+count_tcp(struct diag_ctx *dc, int family)
 {
 	struct {
 		struct nlmsghdr		nlh;
@@ -358,12 +424,15 @@ count_tcp(const struct diag_ctx *dc, int family)
 }
 
 static int
-count_unix(const struct diag_ctx *dc)
+count_unix(struct diag_ctx *dc)
 {
 	struct {
 		struct nlmsghdr		nlh;
 		struct unix_diag_req	r;
 	} req;
+	struct stat	st;
+	size_t		i;
+	int		learn = 0;
 
 	memset(&req, 0, sizeof(req));
 	req.nlh.nlmsg_len = sizeof(req);
@@ -372,12 +441,23 @@ count_unix(const struct diag_ctx *dc)
 	req.r.sdiag_family = AF_UNIX;
 	req.r.udiag_states = ~0U;
 	req.r.udiag_show = UDIAG_SHOW_VFS;
+	for (i = 0; i < dc->dc_sv->sv_nls; i++) {
+		if (dc->dc_sv->sv_ls[i].ls_conf->lc_addr.ad_family != AF_UNIX ||
+		    dc->dc_sv->sv_ls[i].ls_vfs_known)
+			continue;
+		if (fstat(dc->dc_sv->sv_ls[i].ls_fd, &st) == 0) {
+			dc->dc_sockino[i] = (uint32_t)st.st_ino;
+			learn = 1;
+		}
+	}
+	if (learn && diag_dump(&req, sizeof(req), unix_learn, dc) == -1)
+		return -1;
 	return diag_dump(&req, sizeof(req), unix_match, dc);
 }
 
 /* Connections to the service's listeners still open; -1 if unknown. */
 int
-activity_open_conns(const struct service *sv)
+activity_open_conns(struct service *sv)
 {
 	struct diag_ctx	 dc;
 	socklen_t	 len;
@@ -422,7 +502,7 @@ activity_open_conns(const struct service *sv)
 #else /* !__linux__ */
 
 int
-activity_open_conns(const struct service *sv)
+activity_open_conns(struct service *sv)
 {
 	(void)sv;
 	return -1;

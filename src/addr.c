@@ -105,6 +105,18 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 		host[hlen - 2] = '\0';
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			goto badhost;
+		/* Neither can be bound as written: a v4-mapped address takes
+		 * the IPv4 form, a link-local one needs an interface. */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			snprintf(err, errlen, "listen address \"%s\": write an "
+			    "IPv4-mapped address as A.B.C.D:PORT", s);
+			return -1;
+		}
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) {
+			snprintf(err, errlen, "listen address \"%s\": link-local "
+			    "IPv6 addresses are not supported", s);
+			return -1;
+		}
 		a->ad_family = sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = port;
 		a->ad_len = sizeof(*sin6);

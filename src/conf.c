@@ -358,6 +358,21 @@ v_octal(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static rlim_t
+nofile_ceiling(void)
+{
+	FILE			*fp;
+	unsigned long long	 v;
+
+	if ((fp = fopen("/proc/sys/fs/nr_open", "r")) != NULL) {
+		if (fscanf(fp, "%llu", &v) != 1)
+			v = 1048576;
+		fclose(fp);
+		return (rlim_t)v;
+	}
+	return RLIM_INFINITY - 1;	/* elsewhere: only "unlimited" fails */
+}
+
 static int
 v_limit(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -368,6 +383,13 @@ v_limit(cfg_t *cfg, cfg_opt_t *opt)
 	if (s == NULL || parse_limit(s, &v) == -1)
 		conf_err(cfg->line, "%s must be a number or \"unlimited\", "
 		    "not \"%s\"", opt->name, s ? s : "");
+	else if (strcmp(opt->name, "limit-nofile") == 0 &&
+	    v > nofile_ceiling())
+		/* setrlimit() refuses it even as root: every start would
+		 * fail.  Linux's ceiling is fs.nr_open. */
+		conf_err(cfg->line, "limit-nofile must be at most %llu (the "
+		    "kernel's fs.nr_open), not \"%s\"",
+		    (unsigned long long)nofile_ceiling(), s);
 	return 0;
 }
 

@@ -24,12 +24,17 @@
 
 #include "soad.h"
 
+/*
+ * Replace PATH only if it is a socket nobody listens on: a non-blocking
+ * probe connect() that is refused.  Anything else (a live or hung server,
+ * a permission or LSM denial, not a socket) leaves the file alone.
+ */
 static int
 unix_prepare(const char *path)
 {
 	struct sockaddr_un	sun;
 	struct stat		st;
-	int			fd, r;
+	int			fd, r, saved;
 
 	if (lstat(path, &st) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -42,17 +47,23 @@ unix_prepare(const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
 		return -1;
 	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	saved = errno;
 	close(fd);
-	if (r == 0) {
-		errno = EADDRINUSE;
-		log_warnx("%s: another process listens on this socket", path);
-		return -1;
+	if (r == -1 && saved == ECONNREFUSED) {
+		log_debug("%s: replacing stale socket", path);
+		return unlink(path);
 	}
-	log_debug("%s: replacing stale socket", path);
-	return unlink(path);
+	if (r == 0 || saved == EAGAIN || saved == EINPROGRESS)
+		log_warnx("%s: another process listens on this socket", path);
+	else
+		log_warnx("%s: cannot tell whether this socket is in use (%s); "
+		    "not replacing it", path, strerror(saved));
+	errno = EADDRINUSE;
+	return -1;
 }
 
 static int
@@ -62,7 +73,7 @@ unix_bind(struct listener *ls, const struct svc_conf *sc, int fd)
 	const char		*path = addr_path(a);
 	struct stat		 st;
 	mode_t			 old;
-	int			 r;
+	int			 r, saved;
 
 	if (unix_prepare(path) == -1)
 		return -1;
@@ -71,14 +82,24 @@ unix_bind(struct listener *ls, const struct svc_conf *sc, int fd)
 	umask(old);
 	if (r == -1)
 		return -1;
-	if (lstat(path, &st) == -1)
+	/* Never follow a link someone swapped in: lchown, and fchmodat
+	 * without following (it refuses symlinks). */
+	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
 		return -1;
+	}
 	ls->ls_dev = st.st_dev;
 	ls->ls_ino = st.st_ino;
-	if ((st.st_uid != sc->sc_sock_uid || st.st_gid != sc->sc_sock_gid) &&
-	    lchown(path, sc->sc_sock_uid, sc->sc_sock_gid) == -1)
+	if (((st.st_uid != sc->sc_sock_uid || st.st_gid != sc->sc_sock_gid) &&
+	    lchown(path, sc->sc_sock_uid, sc->sc_sock_gid) == -1) ||
+	    fchmodat(AT_FDCWD, path, sc->sc_sock_mode,
+	    AT_SYMLINK_NOFOLLOW) == -1) {
+		saved = errno;
+		(void)unlink(path);	/* ours: made by this bind */
+		errno = saved;
 		return -1;
-	return chmod(path, sc->sc_sock_mode);
+	}
+	return 0;
 }
 
 static int

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,12 +109,19 @@ daemon_ready(int fd)
 static void
 pidfile_lock(void)
 {
-	char	buf[32];
-	ssize_t	len;
+	char	 buf[32], cwd[PATH_MAX], *abs;
+	ssize_t	 len;
 
 	if (pidfile == NULL)
 		return;
-	pidfd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* Daemonizing changes to /: keep the path meaning what it said. */
+	if (*pidfile != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    asprintf(&abs, "%s/%s", cwd, pidfile) == -1)
+			fatal("pidfile %s", pidfile);
+		pidfile = abs;
+	}
+	pidfd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (pidfd == -1)
 		fatal("pidfile %s", pidfile);
 	if (flock(pidfd, LOCK_EX | LOCK_NB) == -1) {
@@ -222,6 +230,13 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+
+	/* Started with 0, 1 or 2 closed, the next open() would take it and
+	 * a later dup2 of /dev/null would close the pidfile or a socket. */
+	while ((ch = open("/dev/null", O_RDWR)) >= 0 && ch <= STDERR_FILENO)
+		;
+	if (ch > STDERR_FILENO)
+		close(ch);
 
 	log_init(1, LOG_DAEMON);
 	log_setverbose(verbose);

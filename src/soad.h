@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* sysexits(3) values, spelled out so no BSD header is needed. */
@@ -125,6 +126,9 @@ struct listener {
 	struct event		*ls_ev;		/* readable while service idle */
 	dev_t			 ls_dev;	/* UNIX: the socket file we made */
 	ino_t			 ls_ino;
+	int			 ls_vfs_known;	/* sock_diag's view of that file */
+	uint32_t		 ls_vfs_ino;
+	uint32_t		 ls_vfs_dev;
 };
 
 int	 listener_open(struct listener *, const struct svc_conf *);
@@ -180,8 +184,9 @@ void	 activity_free(void);
 void	 activity_watch(struct listener *);
 int	 activity_arm(int, int);
 void	 activity_mute(const struct service *, int);
+int	 activity_reassert(const struct service *);
 void	 activity_forget(struct listener *);
-int	 activity_open_conns(const struct service *);
+int	 activity_open_conns(struct service *);
 
 /* outlog.c */
 struct outlog *outlog_open(struct event_base *, const char *, int *);

@@ -135,6 +135,8 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 	sv->sv_state = st;
 	evtimer_del(sv->sv_timer);
 	watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
+	if (st != SVC_RUNNING)
+		activity_mute(sv, 1);	/* arrivals only matter while running */
 	switch (st) {
 	case SVC_UNBOUND:
 		arm(sv, BIND_RETRY);
@@ -227,7 +229,7 @@ svc_ready(evutil_socket_t fd, short what, void *arg)
 
 /* Open connections, or 0 when they cannot be counted (warned once). */
 static int
-open_conns(const struct service *sv)
+open_conns(struct service *sv)
 {
 	static int	warned;
 	int		n = activity_open_conns(sv);
@@ -251,6 +253,10 @@ busy_interval(const struct svc_conf *sc)
 	return (double)sc->sc_timeout / 10;
 }
 
+/*
+ * The service's one timer while it runs.  Each branch re-arms it for the
+ * next deadline; only the last one stops the service.
+ */
 static void
 svc_idle_check(struct service *sv)
 {
@@ -263,6 +269,11 @@ svc_idle_check(struct service *sv)
 		/* Arrivals in the muted window went unseen: count it all. */
 		activity_mute(sv, 0);
 		sv->sv_muted = 0;
+		svc_now(&sv->sv_active);
+		arm(sv, sv->sv_busy ? busy_interval(sc) : (double)sc->sc_timeout);
+		return;
+	}
+	if (activity_reassert(sv)) {
 		svc_now(&sv->sv_active);
 		arm(sv, (double)sc->sc_timeout);
 		return;

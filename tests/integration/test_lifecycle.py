@@ -193,12 +193,16 @@ def test_open_connection_keeps_service_up(soad, sockdir, kind):
     assert 1.0 <= time.monotonic() - closed <= 3.0
 
 
-def test_every_arrival_counts_even_if_service_accepts_first(soad):
+@pytest.mark.parametrize("args", [(), ("--clobber-flags",)],
+                         ids=["plain", "service-clears-O_ASYNC"])
+def test_every_arrival_counts_even_if_service_accepts_first(soad, args):
     """The service accepts on the shared listener before the master looks,
     and each connection is over at once: only the O_ASYNC arrival signal
-    tells the master the service is in use."""
+    tells the master the service is in use.  A service that clears O_ASYNC
+    (fcntl(F_SETFL, O_NONBLOCK)) must not make soad think it idle."""
     port = free_port()
-    soad.start("timeout = 2\n" + svc(listen=("127.0.0.1:%d" % port,)))
+    soad.start("timeout = 2\n" + svc(listen=("127.0.0.1:%d" % port,),
+                                     args=args))
     http_get(("127.0.0.1", port))
     pid = soad.pids("web")[0]
     end = time.monotonic() + 7
@@ -376,6 +380,36 @@ def test_live_socket_is_not_stolen(soad, sockdir):
         owner.close()
 
 
+def test_hung_socket_owner_does_not_stall_start(soad, sockdir):
+    """A live server that never accepts, its backlog full: a blocking
+    probe would hang soad.  It must start at once and leave the socket."""
+    path = os.path.join(sockdir, "hung.sock")
+    owner = socket.socket(socket.AF_UNIX)
+    owner.bind(path)
+    owner.listen(0)
+    fillers = []
+    try:
+        for _ in range(3):  # fill the backlog (never accepted)
+            c = socket.socket(socket.AF_UNIX)
+            c.setblocking(False)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                pass
+            fillers.append(c)
+        port = free_port()
+        t0 = time.monotonic()
+        soad.start(svc("a", (path,)) + svc("b", ("127.0.0.1:%d" % port,)))
+        assert time.monotonic() - t0 < 5
+        soad.wait_log(r"hung.sock: another process listens on this socket")
+        assert http_get(("127.0.0.1", port)).startswith("hello")
+        assert os.path.exists(path)
+    finally:
+        for c in fillers:
+            c.close()
+        owner.close()
+
+
 def test_bad_config_at_start_exits_78(tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text('service x {\n  listen = { "99999" }\n'
@@ -407,3 +441,24 @@ def test_daemon_mode_pidfile_and_single_instance(tmp_path):
         os.kill(pid, signal.SIGTERM)
     retry(lambda: not alive(pid), what="daemon exit")
     assert not pidfile.exists()
+
+
+def test_daemon_with_stdin_closed_and_relative_pidfile(tmp_path):
+    """Started from a script with stdin closed, the pidfile must not land
+    on fd 0 (and be clobbered by /dev/null); a relative pidfile must be
+    removed at exit even though the daemon changed to /."""
+    port = free_port()
+    conf = tmp_path / "d.conf"
+    conf.write_text(svc(listen=("127.0.0.1:%d" % port,)))
+    p = subprocess.run("exec %s -f %s -p rel.pid <&-" % (SOAD, conf),
+                       shell=True, cwd=str(tmp_path), timeout=10)
+    assert p.returncode == 0
+    pidfile = tmp_path / "rel.pid"
+    pid = int(pidfile.read_text())
+    try:
+        assert http_get(("127.0.0.1", port)).startswith("hello")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    retry(lambda: not alive(pid), what="daemon exit")
+    assert not pidfile.exists()
+
