@@ -206,6 +206,7 @@ main(int argc, char *argv[])
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
 	int		 readyfd = -1;
 	size_t		 i;
+	sigset_t	 mask;
 
 	while ((ch = getopt(argc, argv, "df:np:v")) != -1) {
 		switch (ch) {
@@ -230,6 +231,11 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+
+	/* A mask inherited from whoever started us would make soad deaf to
+	 * TERM or CHLD. */
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 
 	/* Started with 0, 1 or 2 closed, the next open() would take it and
 	 * a later dup2 of /dev/null would close the pidfile or a socket. */

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include <errno.h>
@@ -61,13 +62,27 @@ child_fail(const char *what)
 	_exit(127);
 }
 
+/*
+ * Every signal to its default, the mask empty.  On Linux the raw
+ * rt_sigaction syscall: glibc's sigaction() refuses its reserved signals
+ * (32, 33), yet an ignored one is inherited across exec like any other.
+ * An all-zero struct is SIG_DFL, no flags and an empty mask whatever the
+ * architecture's layout, as SIG_DFL is 0.
+ */
 static void
 reset_signals(void)
 {
 	struct sigaction	sa;
 	sigset_t		set;
 	int			sig;
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+	static const unsigned long zero[8];
 
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, zero, NULL,
+			    (size_t)(NSIG / 8));
+#endif
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);

@@ -462,3 +462,37 @@ def test_daemon_with_stdin_closed_and_relative_pidfile(tmp_path):
     retry(lambda: not alive(pid), what="daemon exit")
     assert not pidfile.exists()
 
+
+def ignore_and_block_everything():
+    """preexec_fn: start soad the worst way, every signal it may inherit
+    ignored, glibc's reserved 32 and 33 included (set with the raw
+    syscall, which glibc's sigaction() refuses), and most blocked."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    ign = (ctypes.c_ulong * 4)(1, 0, 0, 0)  # SIG_IGN, no flags, empty mask
+    for sig in (signal.SIGPIPE, signal.SIGHUP, signal.SIGUSR1, 32, 33, 34,
+                40, 64):
+        libc.syscall(13, sig, ctypes.byref(ign), None, 8)  # rt_sigaction
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM,
+                                              signal.SIGWINCH, 40,
+                                              signal.SIGTERM, signal.SIGCHLD})
+
+
+def test_service_gets_default_signals_whatever_soad_inherited(tmp_path):
+    port = free_port()
+    conf = tmp_path / "s.conf"
+    conf.write_text(svc(listen=("127.0.0.1:%d" % port,)))
+    log = open(tmp_path / "log", "wb")
+    p = subprocess.Popen([SOAD, "-d", "-f", str(conf)], stdout=log,
+                         stderr=subprocess.STDOUT,
+                         preexec_fn=ignore_and_block_everything)
+    try:
+        retry(lambda: b"started with" in (tmp_path / "log").read_bytes())
+        sig = http_get(("127.0.0.1", port), "/sig")
+        assert sig == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+        # TERM and CHLD were blocked when soad started: it must still
+        # reap and stop its service on TERM.
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+
