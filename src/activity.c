@@ -165,10 +165,9 @@ activity_watch(struct listener *ls)
 		byfd = n;
 		nbyfd = want;
 	}
+	/* Nothing to arm yet: a new socket has no O_ASYNC, and svc_start
+	 * arms the listeners before every spawn. */
 	byfd[ls->ls_fd] = ls;
-	if (activity_arm(ls->ls_fd, 0) == -1)
-		log_warn("%s: cannot watch arrivals on fd %d",
-		    ls->ls_svc->sv_conf->sc_name, ls->ls_fd);
 }
 
 /*

@@ -153,7 +153,6 @@ struct service {
 	struct timespec		 sv_started;
 	struct timespec		 sv_active;	/* last activity seen */
 	int			 sv_failures;	/* consecutive failed starts */
-	int			 sv_killed;	/* SIGKILL sent */
 	int			 sv_busy;	/* connections open at last count */
 	int			 sv_muted;	/* arrival signals off for a window */
 	int			 sv_bindwarned;
@@ -170,9 +169,6 @@ int	 svc_reaped(pid_t, int);
 void	 svc_shutdown_all(void);
 int	 svc_all_stopped(void);
 void	 svc_free_all(void);
-const char *svc_state_name(enum svc_state);
-double	 svc_elapsed(const struct timespec *);
-void	 svc_now(struct timespec *);
 
 /* spawn.c */
 void	 spawn_init(void);

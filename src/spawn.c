@@ -72,7 +72,6 @@ child_fail(const char *what)
 static void
 reset_signals(void)
 {
-	struct sigaction	sa;
 	sigset_t		set;
 	int			sig;
 #if defined(__linux__) && defined(SYS_rt_sigaction)
@@ -82,12 +81,15 @@ reset_signals(void)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)syscall(SYS_rt_sigaction, sig, zero, NULL,
 			    (size_t)(NSIG / 8));
-#endif
+#else
+	struct sigaction	sa;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL);	/* EINVAL for KILL/STOP */
+#endif
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }

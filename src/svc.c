@@ -46,13 +46,13 @@ svc_init(struct event_base *base)
 	return 0;
 }
 
-void
+static void
 svc_now(struct timespec *ts)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
-double
+static double
 svc_elapsed(const struct timespec *since)
 {
 	struct timespec	now;
@@ -62,7 +62,7 @@ svc_elapsed(const struct timespec *since)
 	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
-const char *
+static const char *
 svc_state_name(enum svc_state st)
 {
 	static const char *names[] = {
@@ -118,7 +118,6 @@ send_kill(struct service *sv)
 	/* The whole process group: helpers must not keep the listeners. */
 	(void)kill(-sv->sv_pid, SIGKILL);
 	(void)kill(sv->sv_pid, SIGKILL);
-	sv->sv_killed = 1;
 }
 
 /*
@@ -132,11 +131,13 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 
 	log_debug("%s: %s -> %s", sc->sc_name, svc_state_name(sv->sv_state),
 	    svc_state_name(st));
+	/* Arrivals only matter while running; listeners are armed only by
+	 * svc_start, never while unbound. */
+	if (st != SVC_RUNNING && sv->sv_state != SVC_UNBOUND)
+		activity_mute(sv, 1);
 	sv->sv_state = st;
 	evtimer_del(sv->sv_timer);
 	watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
-	if (st != SVC_RUNNING)
-		activity_mute(sv, 1);	/* arrivals only matter while running */
 	switch (st) {
 	case SVC_UNBOUND:
 		arm(sv, BIND_RETRY);
@@ -152,7 +153,6 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 			arm(sv, (double)sc->sc_timeout);
 		break;
 	case SVC_STOPPING:
-		sv->sv_killed = 0;
 		if (sc->sc_kill_timeout == 0)
 			send_kill(sv);
 		else {
