@@ -138,7 +138,7 @@ listener_open(struct listener *ls, const struct svc_conf *sc)
 	const struct addr	*a = &ls->ls_conf->lc_addr;
 	struct addr		 bound;
 	char			 buf[128];
-	int			 fd, saved;
+	int			 fd, high, saved;
 
 	addr_fmt(a, buf, sizeof(buf));
 	if (a->ad_family == AF_UNIX)
@@ -157,6 +157,14 @@ listener_open(struct listener *ls, const struct svc_conf *sc)
 		goto fail;
 	if (listen(fd, sc->sc_backlog) == -1)
 		goto fail;
+	/* Above every fd number a service is handed, so an si_fd from a
+	 * service's own O_ASYNC never names one of ours by accident. */
+	if (fd < SOAD_FD_FLOOR) {
+		if ((high = fcntl(fd, F_DUPFD_CLOEXEC, SOAD_FD_FLOOR)) == -1)
+			goto fail;
+		close(fd);
+		fd = high;
+	}
 	ls->ls_fd = fd;
 	log_debug("%s: listening on %s (fd %d)", sc->sc_name, buf, fd);
 	return 0;
@@ -183,4 +191,47 @@ listener_close(struct listener *ls)
 	if (path != NULL && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_dev == ls->ls_dev && st.st_ino == ls->ls_ino)
 		(void)unlink(path);
+}
+
+/*
+ * What a service did to a listener it shared, or NULL if it is whole: no
+ * longer listening (shutdown(2), or connected elsewhere afterwards), or
+ * its socket file unlinked or replaced.
+ */
+const char *
+listener_broken(const struct listener *ls)
+{
+	const char	*path = addr_path(&ls->ls_conf->lc_addr);
+	struct stat	 st;
+	socklen_t	 len = sizeof(int);
+	int		 on = 0;
+
+	if (path != NULL) {
+		if (lstat(path, &st) == -1)
+			return "lost its socket file";
+		if (st.st_dev != ls->ls_dev || st.st_ino != ls->ls_ino)
+			return "had its socket file replaced";
+	}
+	if (getsockopt(ls->ls_fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1 ||
+	    !on)
+		return "was shut down";
+	return NULL;
+}
+
+/*
+ * A socket shut down while listening is still bound: listen(2) again
+ * brings it back with the same fd.  Returns -1 if it is not whole after.
+ */
+int
+listener_relisten(struct listener *ls, const struct svc_conf *sc)
+{
+	const char	*path = addr_path(&ls->ls_conf->lc_addr);
+	struct stat	 st;
+
+	if (path != NULL && (lstat(path, &st) == -1 ||
+	    st.st_dev != ls->ls_dev || st.st_ino != ls->ls_ino))
+		return -1;
+	if (listen(ls->ls_fd, sc->sc_backlog) == -1)
+		return -1;
+	return listener_broken(ls) == NULL ? 0 : -1;
 }

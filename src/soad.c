@@ -159,15 +159,10 @@ pidfile_remove(void)
 static void
 on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
-	pid_t	pid;
-	int	status;
-
 	(void)sig;
 	(void)what;
 	(void)arg;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!svc_reaped(pid, status))
-			log_debug("reaped unknown pid %ld", (long)pid);
+	child_reap();
 	if (shutting_down && svc_all_stopped())
 		event_base_loopbreak(base);
 }
@@ -180,7 +175,7 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 	if (shutting_down)
 		return;
 	log_info("received %s, stopping every service",
-	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	    sig == SIGINT ? "SIGINT" : sig == SIGQUIT ? "SIGQUIT" : "SIGTERM");
 	shutting_down = 1;
 	svc_shutdown_all();
 	if (svc_all_stopped())
@@ -197,15 +192,69 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 	    "restart soad to apply changes");
 }
 
+static void
+on_sigusr(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGUSR1) {
+		log_info("SIGUSR1: state of every service");
+		svc_log_state();
+	} else
+		log_info("SIGUSR2 ignored");
+}
+
+/* The signals libevent dispatches to the loop; SIGCHLD first. */
+static const struct {
+	int	  sig;
+	void	(*fn)(evutil_socket_t, short, void *);
+} handled[] = {
+	{ SIGCHLD, on_sigchld }, { SIGTERM, on_sigterm },
+	{ SIGINT, on_sigterm }, { SIGQUIT, on_sigterm },
+	{ SIGHUP, on_sighup }, { SIGUSR1, on_sigusr }, { SIGUSR2, on_sigusr },
+};
+#define NHANDLED	(sizeof(handled) / sizeof(handled[0]))
+
+/*
+ * Every other signal that could end or stop the master (ALRM, PIPE, IO,
+ * the real-time ones, TSTP...) is ignored: nobody gets to kill soad by
+ * accident.  Faults keep their default: a crash must not loop.  Services
+ * get every disposition back to default (spawn.c).
+ */
+static void
+ignore_signals(void)
+{
+	struct sigaction	sa;
+	size_t			i;
+	int			sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++) {
+		switch (sig) {
+		case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS:
+		case SIGILL: case SIGFPE: case SIGTRAP: case SIGSYS:
+		case SIGABRT:
+			continue;
+		}
+		for (i = 0; i < NHANDLED; i++)
+			if (handled[i].sig == sig)
+				break;
+		if (i == NHANDLED)
+			(void)sigaction(sig, &sa, NULL);	/* EINVAL: 32, 33 */
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*file = SYSCONFDIR "/soad.conf";
 	struct conf	*cf;
-	struct event	*ev[4];
+	struct event	*ev[NHANDLED];
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
 	int		 readyfd = -1;
-	size_t		 i;
+	size_t		 i, nls = 0;
 	sigset_t	 mask;
 
 	while ((ch = getopt(argc, argv, "df:np:v")) != -1) {
@@ -264,21 +313,22 @@ main(int argc, char *argv[])
 		log_init(0, LOG_DAEMON);
 	}
 	pidfile_write();
-	signal(SIGPIPE, SIG_IGN);
+	ignore_signals();
 	spawn_init();
+	child_init();
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if (activity_init(base) == -1)
-		fatal("activity_init");
 	svc_init(base);
-	ev[0] = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
-	ev[1] = evsignal_new(base, SIGTERM, on_sigterm, NULL);
-	ev[2] = evsignal_new(base, SIGINT, on_sigterm, NULL);
-	ev[3] = evsignal_new(base, SIGHUP, on_sighup, NULL);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NHANDLED; i++) {
+		ev[i] = evsignal_new(base, handled[i].sig, handled[i].fn, NULL);
 		if (ev[i] == NULL || event_add(ev[i], NULL) == -1)
 			fatalx("cannot watch signals");
+	}
+	for (i = 0; i < cf->cf_nsvcs; i++)
+		nls += cf->cf_svcs[i]->sc_nlisten;
+	if (arrival_init(base, cf->cf_nsvcs, nls) == -1)
+		fatal("cannot start the arrival watcher");
 
 	for (i = 0; i < cf->cf_nsvcs; i++)
 		svc_bind(svc_create(cf->cf_svcs[i]));
@@ -296,8 +346,9 @@ main(int argc, char *argv[])
 
 	outlog_drain_all();
 	svc_free_all();
-	activity_free();
-	for (i = 0; i < 4; i++)
+	arrival_free();
+	child_free_all();
+	for (i = 0; i < NHANDLED; i++)
 		event_free(ev[i]);
 	event_base_free(base);
 	conf_free(cf);

@@ -22,6 +22,9 @@
 #define EXIT_CONFIG	78
 
 #define SOAD_MAXLISTEN	64		/* listeners per service */
+/* The master's listeners sit at or above this fd number: above every
+ * number soad hands a service (0-2 and 3 + SOAD_MAXLISTEN). */
+#define SOAD_FD_FLOOR	(3 + SOAD_MAXLISTEN)
 #define SOAD_FDNAME_MAX	255		/* sd_listen_fds(3) name limit */
 
 struct event_base;
@@ -124,6 +127,7 @@ struct listener {
 	const struct listen_conf *ls_conf;
 	int			 ls_fd;
 	struct event		*ls_ev;		/* readable while service idle */
+	size_t			 ls_index;	/* in the watcher's table */
 	dev_t			 ls_dev;	/* UNIX: the socket file we made */
 	ino_t			 ls_ino;
 	int			 ls_vfs_known;	/* sock_diag's view of that file */
@@ -133,6 +137,8 @@ struct listener {
 
 int	 listener_open(struct listener *, const struct svc_conf *);
 void	 listener_close(struct listener *);
+const char *listener_broken(const struct listener *);
+int	 listener_relisten(struct listener *, const struct svc_conf *);
 
 /* svc.c */
 enum svc_state {
@@ -146,6 +152,7 @@ enum svc_state {
 struct service {
 	TAILQ_ENTRY(service)	 sv_entry;
 	struct svc_conf		*sv_conf;
+	size_t			 sv_index;	/* in the watcher's table */
 	struct listener		*sv_ls;		/* sv_nls of them */
 	size_t			 sv_nls;
 	enum svc_state		 sv_state;
@@ -155,6 +162,7 @@ struct service {
 	int			 sv_failures;	/* consecutive failed starts */
 	int			 sv_busy;	/* connections open at last count */
 	int			 sv_muted;	/* arrival signals off for a window */
+	int			 sv_nowatch;	/* this instance killed the watcher */
 	int			 sv_bindwarned;
 	struct event		*sv_timer;
 };
@@ -165,7 +173,12 @@ int	 svc_init(struct event_base *);
 struct service *svc_create(struct svc_conf *);
 void	 svc_bind(struct service *);
 void	 svc_arrival(struct listener *);
-int	 svc_reaped(pid_t, int);
+void	 svc_arrival_all(void);
+void	 svc_watcher_changed(void);
+void	 svc_watcher_lost(void);
+const char *svc_name(const struct service *);
+void	 svc_reaped(struct service *, pid_t, int);
+void	 svc_log_state(void);
 void	 svc_shutdown_all(void);
 int	 svc_all_stopped(void);
 void	 svc_free_all(void);
@@ -174,14 +187,43 @@ void	 svc_free_all(void);
 void	 spawn_init(void);
 pid_t	 spawn_service(const struct service *, int);
 
+/* child.c */
+enum child_kind { CHILD_SERVICE, CHILD_WATCHER };
+
+void	 child_init(void);
+void	 child_add(pid_t, enum child_kind, void *);
+int	 child_known(pid_t);
+size_t	 child_count(void);
+void	 child_reap(void);
+void	 child_free_all(void);
+
+/* arrival.c */
+struct watch_table {			/* shared with the watcher */
+	uint64_t		*wt_ino;	/* listeners' socket inodes */
+	pid_t			*wt_pid;	/* running instances, by service */
+	size_t			 wt_nino;
+	size_t			 wt_npid;
+	size_t			 wt_len;
+};
+
+int	 arrival_init(struct event_base *, size_t, size_t);
+void	 arrival_free(void);
+void	 arrival_watch(struct listener *);
+void	 arrival_forget(struct listener *);
+void	 arrival_instance(size_t, pid_t);
+int	 arrival_arm(int, int);
+void	 arrival_mute(const struct service *, int);
+int	 arrival_reassert(const struct service *);
+int	 arrival_tampered(const struct service *);
+void	 arrival_watcher_stopped(pid_t);
+void	 arrival_watcher_exited(pid_t, int);
+pid_t	 arrival_watcher_pid(void);
+
+/* watcher.c */
+void	 watcher_main(int, int, const struct watch_table *)
+	    __attribute__((__noreturn__));
+
 /* activity.c */
-int	 activity_init(struct event_base *);
-void	 activity_free(void);
-void	 activity_watch(struct listener *);
-int	 activity_arm(int, int);
-void	 activity_mute(const struct service *, int);
-int	 activity_reassert(const struct service *);
-void	 activity_forget(struct listener *);
 int	 activity_open_conns(struct service *);
 
 /* outlog.c */

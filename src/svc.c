@@ -36,6 +36,7 @@
 static struct event_base	*svc_base;
 static struct svc_list		 svc_all = TAILQ_HEAD_INITIALIZER(svc_all);
 static int			 svc_exiting;
+static size_t			 svc_count, svc_nlisteners;
 
 static void	svc_enter(struct service *, enum svc_state, long);
 
@@ -81,7 +82,8 @@ arm(struct service *sv, double secs)
 		secs = 0;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	evtimer_add(sv->sv_timer, &tv);
+	if (evtimer_add(sv->sv_timer, &tv) == -1)
+		fatalx("%s: cannot arm a timer", sv->sv_conf->sc_name);
 }
 
 static void
@@ -92,10 +94,11 @@ watch_listeners(struct service *sv, int on)
 	for (i = 0; i < sv->sv_nls; i++) {
 		if (sv->sv_ls[i].ls_ev == NULL)
 			continue;
-		if (on)
-			event_add(sv->sv_ls[i].ls_ev, NULL);
-		else
-			event_del(sv->sv_ls[i].ls_ev);
+		if (on && event_add(sv->sv_ls[i].ls_ev, NULL) == -1)
+			fatalx("%s: cannot watch a listener",
+			    sv->sv_conf->sc_name);
+		if (!on)
+			(void)event_del(sv->sv_ls[i].ls_ev);
 	}
 }
 
@@ -121,6 +124,44 @@ send_kill(struct service *sv)
 }
 
 /*
+ * A listener the last instance broke (shut it down, unlinked or replaced
+ * its socket file) is made whole before anything waits on it again: by
+ * listening again on the same socket where that works, else by closing it
+ * for svc_bind() to create afresh.  Returns 1 if any must be re-created.
+ */
+static int
+svc_heal(struct service *sv)
+{
+	const struct svc_conf	*sc = sv->sv_conf;
+	struct listener		*ls;
+	const char		*why;
+	char			 buf[128];
+	size_t			 i;
+	int			 lost = 0;
+
+	for (i = 0; i < sv->sv_nls; i++) {
+		ls = &sv->sv_ls[i];
+		if (ls->ls_fd == -1 || (why = listener_broken(ls)) == NULL)
+			continue;
+		addr_fmt(&ls->ls_conf->lc_addr, buf, sizeof(buf));
+		if (listener_relisten(ls, sc) == 0) {
+			log_warnx("%s: listener %s %s; listening on it again",
+			    sc->sc_name, buf, why);
+			continue;
+		}
+		log_warnx("%s: listener %s %s; re-creating it", sc->sc_name,
+		    buf, why);
+		if (ls->ls_ev != NULL)
+			event_free(ls->ls_ev);
+		ls->ls_ev = NULL;
+		arrival_forget(ls);
+		listener_close(ls);
+		lost = 1;
+	}
+	return lost;
+}
+
+/*
  * The one place transitions happen.  ARG is the backoff delay for
  * SVC_BACKOFF and ignored otherwise.
  */
@@ -129,12 +170,17 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
 
+	/* Nothing waits on a listener the last instance broke. */
+	if (st == SVC_IDLE && !svc_exiting && svc_heal(sv)) {
+		svc_bind(sv);
+		return;
+	}
 	log_debug("%s: %s -> %s", sc->sc_name, svc_state_name(sv->sv_state),
 	    svc_state_name(st));
 	/* Arrivals only matter while running; listeners are armed only by
 	 * svc_start, never while unbound. */
 	if (st != SVC_RUNNING && sv->sv_state != SVC_UNBOUND)
-		activity_mute(sv, 1);
+		arrival_mute(sv, 1);
 	sv->sv_state = st;
 	evtimer_del(sv->sv_timer);
 	watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
@@ -195,7 +241,7 @@ svc_start(struct service *sv)
 	size_t			 i;
 
 	for (i = 0; i < sv->sv_nls; i++)
-		if (activity_arm(sv->sv_ls[i].ls_fd, sc->sc_timeout > 0) == -1)
+		if (arrival_arm(sv->sv_ls[i].ls_fd, sc->sc_timeout > 0) == -1)
 			log_warn("%s: listener flags", sc->sc_name);
 	if ((ol = outlog_open(svc_base, sc->sc_name, &wfd)) == NULL) {
 		log_warn("%s: output pipe", sc->sc_name);
@@ -210,7 +256,10 @@ svc_start(struct service *sv)
 		return;
 	}
 	outlog_setpid(ol, pid);
+	child_add(pid, CHILD_SERVICE, sv);
+	arrival_instance(sv->sv_index, pid);
 	sv->sv_pid = pid;
+	sv->sv_nowatch = 0;
 	svc_now(&sv->sv_started);
 	log_info("%s: started pid %ld", sc->sc_name, (long)pid);
 	svc_enter(sv, SVC_RUNNING, 0);
@@ -223,7 +272,12 @@ svc_ready(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (ls->ls_svc->sv_state == SVC_IDLE && !svc_exiting)
+	if (ls->ls_svc->sv_state != SVC_IDLE || svc_exiting)
+		return;
+	/* A dead listener is always readable: heal it, never start on it. */
+	if (listener_broken(ls) != NULL)
+		svc_enter(ls->ls_svc, SVC_IDLE, 0);
+	else
 		svc_start(ls->ls_svc);
 }
 
@@ -267,13 +321,13 @@ svc_idle_check(struct service *sv)
 
 	if (sv->sv_muted) {
 		/* Arrivals in the muted window went unseen: count it all. */
-		activity_mute(sv, 0);
+		arrival_mute(sv, 0);
 		sv->sv_muted = 0;
 		svc_now(&sv->sv_active);
 		arm(sv, sv->sv_busy ? busy_interval(sc) : (double)sc->sc_timeout);
 		return;
 	}
-	if (activity_reassert(sv)) {
+	if (arrival_reassert(sv)) {
 		svc_now(&sv->sv_active);
 		arm(sv, (double)sc->sc_timeout);
 		return;
@@ -344,6 +398,7 @@ svc_create(struct svc_conf *sc)
 	if ((sv = calloc(1, sizeof(*sv))) == NULL)
 		fatal("calloc");
 	sv->sv_conf = sc;
+	sv->sv_index = svc_count++;
 	sv->sv_nls = sc->sc_nlisten;
 	if ((sv->sv_ls = calloc(sv->sv_nls, sizeof(*sv->sv_ls))) == NULL)
 		fatal("calloc");
@@ -351,6 +406,7 @@ svc_create(struct svc_conf *sc)
 		sv->sv_ls[i].ls_svc = sv;
 		sv->sv_ls[i].ls_conf = &sc->sc_listen[i];
 		sv->sv_ls[i].ls_fd = -1;
+		sv->sv_ls[i].ls_index = svc_nlisteners++;
 	}
 	if ((sv->sv_timer = evtimer_new(svc_base, svc_timer, sv)) == NULL)
 		fatal("evtimer_new");
@@ -368,7 +424,7 @@ svc_free(struct service *sv)
 	for (i = 0; i < sv->sv_nls; i++) {
 		if (sv->sv_ls[i].ls_ev != NULL)
 			event_free(sv->sv_ls[i].ls_ev);
-		activity_forget(&sv->sv_ls[i]);
+		arrival_forget(&sv->sv_ls[i]);
 		listener_close(&sv->sv_ls[i]);
 	}
 	event_free(sv->sv_timer);
@@ -398,7 +454,7 @@ svc_bind(struct service *sv)
 			    EV_READ | EV_PERSIST, svc_ready, ls);
 			if (ls->ls_ev == NULL)
 				fatal("event_new");
-			activity_watch(ls);
+			arrival_watch(ls);
 		}
 		bound++;
 	}
@@ -431,7 +487,7 @@ svc_arrival(struct listener *ls)
 	    sv->sv_conf->sc_timeout == 0)
 		return;
 	svc_now(&sv->sv_active);
-	activity_mute(sv, 1);
+	arrival_mute(sv, 1);
 	sv->sv_muted = 1;
 	arm(sv, busy_interval(sv->sv_conf));
 }
@@ -452,31 +508,33 @@ describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "ended with status 0x%x", status);
 }
 
-/* A child was reaped; returns 1 if it was one of ours. */
-int
-svc_reaped(pid_t pid, int status)
+const char *
+svc_name(const struct service *sv)
 {
-	struct service	*sv;
-	const char	*name;
+	return sv->sv_conf->sc_name;
+}
+
+/* Instance PID of SV was reaped (child.c found it in its registry). */
+void
+svc_reaped(struct service *sv, pid_t pid, int status)
+{
+	const char	*name = sv->sv_conf->sc_name;
 	double		 ran;
 	char		 how[64];
 	int		 clean;
 
-	TAILQ_FOREACH(sv, &svc_all, sv_entry)
-		if (sv->sv_pid == pid)
-			break;
-	if (sv == NULL)
-		return 0;
-	name = sv->sv_conf->sc_name;
+	if (sv->sv_pid != pid)
+		return;
 	/* Whatever it left behind in its process group goes too. */
 	(void)kill(-pid, SIGKILL);
+	arrival_instance(sv->sv_index, 0);
 	ran = svc_elapsed(&sv->sv_started);
 	describe_status(status, how, sizeof(how));
 	sv->sv_pid = 0;
 	if (sv->sv_state == SVC_STOPPING) {
 		log_info("%s: pid %ld stopped (%s)", name, (long)pid, how);
 		svc_enter(sv, SVC_IDLE, 0);
-		return 1;
+		return;
 	}
 	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (clean)
@@ -490,7 +548,78 @@ svc_reaped(pid_t pid, int status)
 		svc_enter(sv, SVC_IDLE, 0);
 	} else
 		svc_fail_start(sv);
-	return 1;
+}
+
+/* An arrival somewhere, on a listener we cannot tell: credit them all. */
+void
+svc_arrival_all(void)
+{
+	struct service	*sv;
+
+	TAILQ_FOREACH(sv, &svc_all, sv_entry)
+		if (sv->sv_nls > 0)
+			svc_arrival(&sv->sv_ls[0]);
+}
+
+/* A new watcher: point the unmuted running services' listeners at it. */
+void
+svc_watcher_changed(void)
+{
+	struct service	*sv;
+
+	TAILQ_FOREACH(sv, &svc_all, sv_entry)
+		if (sv->sv_state == SVC_RUNNING && !sv->sv_muted &&
+		    sv->sv_conf->sc_timeout > 0)
+			arrival_mute(sv, 0);
+}
+
+/*
+ * The watcher died.  A running service whose listener carries a signal
+ * other than ours is the likely culprit: its arrivals are no longer
+ * watched until its next start (its idle accounting then rests on
+ * open-connection counts), so it cannot kill the watcher again.  Arrivals
+ * of the others may have gone unseen meanwhile: they are credited.
+ */
+void
+svc_watcher_lost(void)
+{
+	struct service	*sv;
+
+	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
+		if (sv->sv_state != SVC_RUNNING)
+			continue;
+		if (!sv->sv_nowatch && arrival_tampered(sv)) {
+			log_warnx("%s: pid %ld changed the arrival signal of "
+			    "its listener; its arrivals are not watched until "
+			    "it restarts", sv->sv_conf->sc_name,
+			    (long)sv->sv_pid);
+			sv->sv_nowatch = 1;
+			arrival_mute(sv, 1);
+		}
+	}
+	svc_arrival_all();
+}
+
+/* SIGUSR1: one line per service. */
+void
+svc_log_state(void)
+{
+	struct service	*sv;
+	char		 pid[32], act[48];
+
+	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
+		pid[0] = act[0] = '\0';
+		if (sv->sv_pid != 0)
+			snprintf(pid, sizeof(pid), " pid %ld",
+			    (long)sv->sv_pid);
+		if (sv->sv_state == SVC_RUNNING)
+			snprintf(act, sizeof(act), ", last active %.0f s ago%s",
+			    svc_elapsed(&sv->sv_active),
+			    sv->sv_busy ? ", connections open" : "");
+		log_info("%s: %s%s%s, %d failed start%s in a row",
+		    sv->sv_conf->sc_name, svc_state_name(sv->sv_state), pid,
+		    act, sv->sv_failures, sv->sv_failures == 1 ? "" : "s");
+	}
 }
 
 /* Stop every service for good: no restart after this. */

@@ -1,0 +1,213 @@
+/*
+ * The master's children: a pid -> owner registry, the reap loop that
+ * hands each exit to its owner, and the sweep of escapees.
+ *
+ * On Linux the master is a child subreaper, and so is every service
+ * instance (spawn.c sets it before exec; it survives execve).  A process
+ * that leaves its service's tree (a double fork, a worker whose parent
+ * died) reparents to the instance while the instance lives, and to the
+ * master only once the instance itself has exited.  So a child of the
+ * master that is not in this registry always belongs to a dead instance:
+ * child_reap() kills it, with its process group, and reaps it in turn
+ * (its own orphans then come to the master and go the same way).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "soad.h"
+
+#define CHILD_BUCKETS	1024	/* power of two */
+
+struct child {
+	struct child	*ch_next;
+	pid_t		 ch_pid;
+	enum child_kind	 ch_kind;
+	void		*ch_owner;
+};
+
+static struct child	*buckets[CHILD_BUCKETS];
+static size_t		 nchildren;
+
+static struct child **
+slot(pid_t pid)
+{
+	struct child	**cp;
+
+	cp = &buckets[(unsigned long)pid & (CHILD_BUCKETS - 1)];
+	while (*cp != NULL && (*cp)->ch_pid != pid)
+		cp = &(*cp)->ch_next;
+	return cp;
+}
+
+/* Become the reaper of every orphan our services leave behind. */
+void
+child_init(void)
+{
+#if defined(__linux__) && defined(PR_SET_CHILD_SUBREAPER)
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("cannot become a child subreaper; processes that "
+		    "leave a service's session may outlive it");
+#endif
+}
+
+void
+child_add(pid_t pid, enum child_kind kind, void *owner)
+{
+	struct child	*ch;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		fatal("calloc");
+	ch->ch_pid = pid;
+	ch->ch_kind = kind;
+	ch->ch_owner = owner;
+	ch->ch_next = buckets[(unsigned long)pid & (CHILD_BUCKETS - 1)];
+	buckets[(unsigned long)pid & (CHILD_BUCKETS - 1)] = ch;
+	nchildren++;
+}
+
+static struct child *
+child_take(pid_t pid)
+{
+	struct child	**cp = slot(pid), *ch = *cp;
+
+	if (ch != NULL) {
+		*cp = ch->ch_next;
+		nchildren--;
+	}
+	return ch;
+}
+
+int
+child_known(pid_t pid)
+{
+	return *slot(pid) != NULL;
+}
+
+size_t
+child_count(void)
+{
+	return nchildren;
+}
+
+static void
+kill_escapee(pid_t pid, const char *who)
+{
+	if (kill(pid, SIGKILL) == -1)
+		return;
+	(void)kill(-pid, SIGKILL);	/* its own session or group, if any */
+	log_warnx("%s: killed pid %ld that outlived its service "
+	    "(services must not daemonize)", who, (long)pid);
+}
+
+#ifdef __linux__
+/* Our children, from /proc (the task's children file, else every stat). */
+static void
+sweep(const char *who)
+{
+	char		 path[64], buf[4096], *p, *end;
+	FILE		*fp;
+	DIR		*d;
+	struct dirent	*e;
+	long		 pid, ppid;
+	pid_t		 self = getpid();
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+	    (long)self);
+	if ((fp = fopen(path, "re")) != NULL) {
+		while (fscanf(fp, "%ld", &pid) == 1)
+			if (!child_known((pid_t)pid))
+				kill_escapee((pid_t)pid, who);
+		fclose(fp);
+		return;
+	}
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((fp = fopen(path, "re")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), fp);
+		fclose(fp);
+		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+			continue;
+		if (ppid == self && !child_known((pid_t)pid))
+			kill_escapee((pid_t)pid, who);
+	}
+	closedir(d);
+}
+#else
+static void
+sweep(const char *who)
+{
+	(void)who;
+}
+#endif
+
+/*
+ * Reap every child that has changed state.  A stopped child is reported
+ * too: the watcher must never sit stopped (a service can pick SIGSTOP as
+ * its arrival signal).
+ */
+void
+child_reap(void)
+{
+	struct child	*ch;
+	const char	*who;
+	pid_t		 pid;
+	int		 status, service;
+
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+		if (WIFSTOPPED(status)) {
+			if ((ch = *slot(pid)) != NULL &&
+			    ch->ch_kind == CHILD_WATCHER)
+				arrival_watcher_stopped(pid);
+			continue;
+		}
+		who = "soad";
+		service = 1;	/* an escapee counts as part of one */
+		if ((ch = child_take(pid)) == NULL)
+			log_debug("reaped pid %ld", (long)pid);
+		else if (ch->ch_kind == CHILD_SERVICE) {
+			who = svc_name(ch->ch_owner);
+			svc_reaped(ch->ch_owner, pid, status);
+		} else {
+			service = 0;
+			arrival_watcher_exited(pid, status);
+		}
+		free(ch);
+		/* Its orphans are ours now, and only its. */
+		if (service)
+			sweep(who);
+	}
+}
+
+void
+child_free_all(void)
+{
+	struct child	*ch;
+	size_t		 i;
+
+	for (i = 0; i < CHILD_BUCKETS; i++)
+		while ((ch = buckets[i]) != NULL) {
+			buckets[i] = ch->ch_next;
+			free(ch);
+		}
+	nchildren = 0;
+}
