@@ -102,20 +102,22 @@ child_count(void)
 	return nchildren;
 }
 
+/* Kill it, and remember whose it was for the orphans it leaves. */
 static void
-kill_escapee(pid_t pid, const char *who)
+kill_escapee(pid_t pid, void *svc)
 {
 	if (kill(pid, SIGKILL) == -1)
 		return;
 	(void)kill(-pid, SIGKILL);	/* its own session or group, if any */
 	log_warnx("%s: killed pid %ld that outlived its service "
-	    "(services must not daemonize)", who, (long)pid);
+	    "(services must not daemonize)", svc_name(svc), (long)pid);
+	child_add(pid, CHILD_ESCAPEE, svc);
 }
 
 #ifdef __linux__
 /* Our children, from /proc (the task's children file, else every stat). */
 static void
-sweep(const char *who)
+sweep(void *svc)
 {
 	char		 path[64], buf[4096], *p, *end;
 	FILE		*fp;
@@ -129,7 +131,7 @@ sweep(const char *who)
 	if ((fp = fopen(path, "re")) != NULL) {
 		while (fscanf(fp, "%ld", &pid) == 1)
 			if (!child_known((pid_t)pid))
-				kill_escapee((pid_t)pid, who);
+				kill_escapee((pid_t)pid, svc);
 		fclose(fp);
 		return;
 	}
@@ -148,15 +150,15 @@ sweep(const char *who)
 		    sscanf(p + 1, " %*c %ld", &ppid) != 1)
 			continue;
 		if (ppid == self && !child_known((pid_t)pid))
-			kill_escapee((pid_t)pid, who);
+			kill_escapee((pid_t)pid, svc);
 	}
 	closedir(d);
 }
 #else
 static void
-sweep(const char *who)
+sweep(void *svc)
 {
-	(void)who;
+	(void)svc;
 }
 #endif
 
@@ -169,9 +171,8 @@ void
 child_reap(void)
 {
 	struct child	*ch;
-	const char	*who;
 	pid_t		 pid;
-	int		 status, service;
+	int		 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
 		if (WIFSTOPPED(status)) {
@@ -180,21 +181,23 @@ child_reap(void)
 				arrival_watcher_stopped(pid);
 			continue;
 		}
-		who = "soad";
-		service = 1;	/* an escapee counts as part of one */
-		if ((ch = child_take(pid)) == NULL)
-			log_debug("reaped pid %ld", (long)pid);
-		else if (ch->ch_kind == CHILD_SERVICE) {
-			who = svc_name(ch->ch_owner);
+		if ((ch = child_take(pid)) == NULL) {
+			log_debug("reaped unknown pid %ld", (long)pid);
+			continue;
+		}
+		switch (ch->ch_kind) {
+		case CHILD_SERVICE:
 			svc_reaped(ch->ch_owner, pid, status);
-		} else {
-			service = 0;
+			/* FALLTHROUGH */
+		case CHILD_ESCAPEE:
+			/* Its orphans are ours now, and only its. */
+			sweep(ch->ch_owner);
+			break;
+		case CHILD_WATCHER:
 			arrival_watcher_exited(pid, status);
+			break;
 		}
 		free(ch);
-		/* Its orphans are ours now, and only its. */
-		if (service)
-			sweep(who);
 	}
 }
 

@@ -188,7 +188,7 @@ void	 spawn_init(void);
 pid_t	 spawn_service(const struct service *, int);
 
 /* child.c */
-enum child_kind { CHILD_SERVICE, CHILD_WATCHER };
+enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER };
 
 void	 child_init(void);
 void	 child_add(pid_t, enum child_kind, void *);
