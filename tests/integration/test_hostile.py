@@ -266,3 +266,30 @@ def test_every_catchable_signal_is_handled(soad, tmp_path):
     assert state(soad.proc.pid) != "T"
     assert http_get(("127.0.0.1", port)).startswith("hello")
     assert soad.stop() == 0
+
+
+def test_chatty_service_output_is_rate_limited_and_counted(soad):
+    p1, p2 = free_port(), free_port()
+    n = 100000
+    soad.start("""service chatty {
+  listen = { "127.0.0.1:%d" }
+  server = "/usr/bin/python3"
+  args = { "python3", "-c",
+           "import sys\\nfor i in range(%d): print('line', i)\\nsys.stdout.flush()" }
+  user = nobody
+}
+""" % (p1, n) + fdsvc("web", ("127.0.0.1:%d" % p2,)))
+    socket.create_connection(("127.0.0.1", p1)).close()
+    t0 = time.monotonic()
+    pid = int(soad.wait_log(r"chatty: started pid (\d+)"))
+    assert http_get(("127.0.0.1", p2), timeout=5).startswith("hello")
+    soad.wait_log(r"chatty: pid %d exited" % pid, timeout=30)
+    soad.wait_log(r"chatty\[%d\]: \d+ lines? dropped" % pid)
+    elapsed = time.monotonic() - t0
+    logged = soad.count(r"^soad: chatty\[%d\]: line \d+$" % pid)
+    dropped = sum(int(x) for x in re.findall(
+        r"^soad: chatty\[%d\]: (\d+) lines? dropped" % pid, soad.log(),
+        re.M))
+    assert logged + dropped == n, "every line logged or counted"
+    assert logged <= 200 + 50 * (elapsed + 1)
+    assert soad.proc.poll() is None
