@@ -128,7 +128,7 @@ static void
 watcher_start(void)
 {
 	pid_t	pid;
-	int	fd;
+	int	fd, out;
 
 	if ((pid = fork()) == -1) {
 		log_warn("cannot start the watcher");
@@ -136,11 +136,11 @@ watcher_start(void)
 		return;
 	}
 	if (pid == 0) {
-		/* Keep the two pipe ends at 3 and 4, nothing else. */
+		/* Keep the two pipe ends at 3 and 4, nothing else; copy
+		 * both out of the way first, as either may sit at 3 or 4. */
 		if ((fd = fcntl(life_pipe[0], F_DUPFD, 5)) == -1 ||
-		    dup2(fd, 3) == -1 ||
-		    (fd = fcntl(arr_pipe[1], F_DUPFD, 5)) == -1 ||
-		    dup2(fd, 4) == -1)
+		    (out = fcntl(arr_pipe[1], F_DUPFD, 5)) == -1 ||
+		    dup2(fd, 3) == -1 || dup2(out, 4) == -1)
 			_exit(71);
 		close_above(5);
 		watcher_main(3, 4, &wt);
