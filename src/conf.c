@@ -14,6 +14,8 @@
 
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,10 +37,10 @@
 
 /* Keys a service inherits from the global section. */
 #define COMMON_OPTS(nodef)						\
-	CFG_INT("timeout", 300, (nodef)),				\
+	CFG_INT_CB("timeout", 300, (nodef), parse_decimal),		\
 	CFG_STR("stop-signal", "TERM", (nodef)),			\
-	CFG_INT("kill-timeout", 10, (nodef)),				\
-	CFG_INT("backlog", 1024, (nodef)),				\
+	CFG_INT_CB("kill-timeout", 10, (nodef), parse_decimal),		\
+	CFG_INT_CB("backlog", 1024, (nodef), parse_decimal),		\
 	CFG_STR("user", NULL, CFGF_NODEFAULT),				\
 	CFG_STR("socket-user", NULL, CFGF_NODEFAULT),			\
 	CFG_STR("socket-group", NULL, CFGF_NODEFAULT),			\
@@ -73,17 +75,30 @@ static const struct {
 };
 
 /*
- * Where each key of each service (kl_svc NULL: the global section) was
- * seen, for the second pass's messages.
+ * Every key a section can hold; a section's key lines are indexed by
+ * these, so finding where a key was set costs nothing.
  */
-struct keyline {
-	char	*kl_svc;
-	char	*kl_key;
-	int	 kl_line;
-	int	 kl_reported;	/* global key: its value was checked */
+static const char *keys[] = {
+	"timeout", "stop-signal", "kill-timeout", "backlog", "user",
+	"socket-user", "socket-group", "socket-mode", "umask", "directory",
+	"environment", "fd0", "limit-nofile", "limit-nproc", "limit-core",
+	"limit-as", "listen", "server", "args",
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/*
+ * A service section, taken from libconfuse as soon as it is parsed (see
+ * v_service()), with the line of each of its keys (0: not set).
+ */
+struct section {
+	cfg_t		*se_sec;
+	cfg_value_t	*se_val;	/* libconfuse's wrapper, freed with it */
+	int		 se_open;	/* line of "service NAME {" */
+	int		 se_dup;	/* an earlier section has its name */
+	int		 se_lines[NKEYS];
 };
 
-/* One error, printed once the whole file has been checked. */
+/* One error, passed to the sink once the whole file has been checked. */
 struct conf_msg {
 	int	 cm_line;
 	size_t	 cm_seq;
@@ -94,11 +109,25 @@ static struct {
 	const char	*file;
 	int		 errors;
 	struct conf_msg	*msgs;
-	struct keyline	*lines;
-	size_t		 nlines;
+	struct section	*secs;
+	size_t		 nsecs, secsize;
+	int		 cur[NKEYS];	/* the section being parsed */
+	int		 glob[NKEYS];	/* the global section */
+	int		 globchecked[NKEYS]; /* global value was checked */
+	int		*opens;		/* lines of section openings */
+	size_t		 nopens;
+	int		 badint;	/* the last integer was not decimal */
 	int		 lastline;	/* the file's last line */
 	int		 unclosed;	/* the sentinel met an open brace */
+	const struct section *building;	/* the second pass's section */
+	uid_t		 euid;
+	gid_t		 egid;
+	char		*euser;		/* soad's own user name */
 } P;
+
+static void	conf_sink_stderr(const char *, int, const char *);
+
+static conf_sink_fn	sink = conf_sink_stderr;
 
 /*
  * libconfuse takes an end of file inside a section (or list) as its end,
@@ -166,50 +195,56 @@ confuse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		    P.lastline : cfg->line, msg);
 }
 
+/*
+ * The default sink: "FILE:LINE: message" on stderr, or "FILE: message"
+ * for a problem with the file as a whole.
+ */
 static void
-keyline_add(cfg_t *cfg, const char *key)
+conf_sink_stderr(const char *file, int line, const char *msg)
 {
-	const char	*title = cfg_title(cfg);
-	struct keyline	*kl;
-
-	kl = reallocarray(P.lines, P.nlines + 1, sizeof(*P.lines));
-	if (kl == NULL)
-		fatal("reallocarray");
-	P.lines = kl;
-	kl = &P.lines[P.nlines++];
-	memset(kl, 0, sizeof(*kl));
-	if ((title != NULL && (kl->kl_svc = strdup(title)) == NULL) ||
-	    (kl->kl_key = strdup(key)) == NULL)
-		fatal("strdup");
-	kl->kl_line = cfg->line;
+	if (line > 0)
+		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
+	else
+		fprintf(stderr, "%s: %s\n", file, msg);
 }
 
-/* The last place KEY was set in service SVC, or globally if SVC is NULL. */
-static struct keyline *
-keyline_find(const char *svc, const char *key)
+/* Where conf_load() sends its messages; NULL restores stderr. */
+void
+conf_set_sink(conf_sink_fn fn)
 {
-	struct keyline	*kl;
-	size_t		 i;
-
-	for (i = P.nlines; i-- > 0; ) {
-		kl = &P.lines[i];
-		if (strcmp(kl->kl_key, key) != 0)
-			continue;
-		if (svc == NULL ? kl->kl_svc == NULL :
-		    kl->kl_svc != NULL && strcmp(kl->kl_svc, svc) == 0)
-			return kl;
-	}
-	return NULL;
+	sink = fn != NULL ? fn : conf_sink_stderr;
 }
 
 static int
-keyline_get(const char *svc, const char *key, int dflt)
+key_index(const char *key)
 {
-	struct keyline	*kl;
+	size_t	i;
 
-	if ((kl = keyline_find(svc, key)) == NULL)
-		return dflt;
-	return kl->kl_line;
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i], key) == 0)
+			return (int)i;
+	fatalx("conf: unknown key %s", key);
+}
+
+/* KEY was just set in CFG: a service section (titled) or the global one. */
+static void
+keyline_add(cfg_t *cfg, const char *key)
+{
+	if (cfg_title(cfg) != NULL)
+		P.cur[key_index(key)] = cfg->line;
+	else
+		P.glob[key_index(key)] = cfg->line;
+}
+
+/* Where KEY was last set in section SE, or globally if SE is NULL. */
+static int
+keyline_get(const struct section *se, const char *key, int dflt)
+{
+	int	line;
+
+	line = se == NULL ? P.glob[key_index(key)] :
+	    se->se_lines[key_index(key)];
+	return line != 0 ? line : dflt;
 }
 
 int
@@ -303,13 +338,58 @@ parse_limit(const char *s, rlim_t *v)
  * so lists are only located here and checked in the second pass.
  */
 
+/*
+ * Integer keys are decimal: libconfuse alone would read them as C
+ * literals (010 is 8, 0x10 is 16).  A value that is not a decimal number
+ * is reported here and the parse goes on; its validator then skips the
+ * range check.
+ */
+static int
+parse_decimal(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const char	*s = value;
+	long		 v = 0;
+	int		 neg = 0, d;
+
+	*(long *)result = 0;
+	if (s == NULL)
+		return -1;
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	if (*s == '\0')
+		goto bad;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			goto bad;
+		d = *s - '0';
+		if (v > (LONG_MAX - d) / 10) {
+			conf_err(cfg->line, "%s: \"%s\" is out of range",
+			    opt->name, value);
+			P.badint = 1;
+			return 0;
+		}
+		v = v * 10 + d;
+	}
+	*(long *)result = neg ? -v : v;
+	return 0;
+bad:
+	conf_err(cfg->line, "%s must be a decimal number, not \"%s\"",
+	    opt->name, value);
+	P.badint = 1;
+	return 0;
+}
+
 static int
 v_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
 {
 	long	v = cfg_opt_getnint(opt, 0);
 
 	keyline_add(cfg, opt->name);
-	if (v < lo || v > hi)
+	if (P.badint)
+		P.badint = 0;
+	else if (v < lo || v > hi)
 		conf_err(cfg->line, "%s must be from %ld to %ld, not %ld",
 		    opt->name, lo, hi, v);
 	return 0;
@@ -409,6 +489,42 @@ static int
 v_line(cfg_t *cfg, cfg_opt_t *opt)
 {
 	keyline_add(cfg, opt->name);
+	return 0;
+}
+
+/*
+ * A service section has just been parsed: take it out of libconfuse's
+ * list.  libconfuse compares every new section's title with every one
+ * before it, which is quadratic; with the list kept empty it compares
+ * none, and duplicate names are found by sorting in the second pass.
+ */
+static int
+v_service(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct section	*se;
+	size_t		 size;
+
+	(void)cfg;
+	if (opt->nvalues != 1)
+		fatalx("conf: %u service sections at once", opt->nvalues);
+	if (P.nsecs == P.secsize) {
+		size = P.secsize == 0 ? 16 : P.secsize * 2;
+		if ((se = reallocarray(P.secs, size, sizeof(*se))) == NULL)
+			fatal("reallocarray");
+		P.secs = se;
+		P.secsize = size;
+	}
+	se = &P.secs[P.nsecs];
+	se->se_val = opt->values[0];
+	se->se_sec = se->se_val->section;
+	se->se_dup = 0;
+	se->se_open = P.nsecs < P.nopens ? P.opens[P.nsecs] : 0;
+	if (se->se_open == 0 || se->se_open > se->se_sec->line)
+		se->se_open = se->se_sec->line;
+	memcpy(se->se_lines, P.cur, sizeof(se->se_lines));
+	memset(P.cur, 0, sizeof(P.cur));
+	P.nsecs++;
+	opt->nvalues = 0;
 	return 0;
 }
 
@@ -527,13 +643,12 @@ lookup_group(const char *s, gid_t *gid)
 static int
 key_checked(cfg_t *src, const char *key)
 {
-	struct keyline	*kl;
-	int		 r;
+	int	k, r;
 
-	if (cfg_title(src) != NULL || (kl = keyline_find(NULL, key)) == NULL)
+	if (cfg_title(src) != NULL || P.glob[k = key_index(key)] == 0)
 		return 0;
-	r = kl->kl_reported;
-	kl->kl_reported = 1;
+	r = P.globchecked[k];
+	P.globchecked[k] = 1;
 	return r;
 }
 
@@ -542,7 +657,7 @@ key_lineno(cfg_t *src, const struct svc_conf *sc, const char *key)
 {
 	if (cfg_title(src) == NULL)
 		return keyline_get(NULL, key, 0);
-	return keyline_get(sc->sc_name, key, sc->sc_line);
+	return keyline_get(P.building, key, sc->sc_line);
 }
 
 /*
@@ -660,9 +775,87 @@ absolute_dir(const char *d)
 	return p;
 }
 
-static struct svc_conf *
-build_service(cfg_t *glob, cfg_t *sec, int flags)
+static int
+has_unix(const struct svc_conf *sc)
 {
+	size_t	i;
+
+	for (i = 0; i < sc->sc_nlisten; i++)
+		if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
+			return 1;
+	return 0;
+}
+
+static int
+in_groups(gid_t g)
+{
+	gid_t	*v;
+	int	 i, n, r = 0;
+
+	if (g == P.egid)
+		return 1;
+	if ((n = getgroups(0, NULL)) <= 0)
+		return 0;
+	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
+		fatal("calloc");
+	if ((n = getgroups(n, v)) > 0)
+		for (i = 0; i < n && !r; i++)
+			r = v[i] == g;
+	free(v);
+	return r;
+}
+
+/*
+ * Without root, lchown(2) can give a socket only soad's own user and one
+ * of its groups: any other socket-user or socket-group fails every bind.
+ */
+static void
+check_sock_owner(const struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
+{
+	cfg_t		*usrc, *gsrc;
+	const char	*u, *g;
+
+	if (P.euid == 0)
+		return;
+	usrc = pick(sec, glob, "socket-user");
+	gsrc = pick(sec, glob, "socket-group");
+	u = cfg_getstr(usrc, "socket-user");
+	g = cfg_getstr(gsrc, "socket-group");
+	if (u != NULL && sc->sc_sock_uid != P.euid)
+		key_err(usrc, sc, "socket-user", "socket-user %s needs soad to "
+		    "run as root", u);
+	else if (g != NULL && !in_groups(sc->sc_sock_gid))
+		key_err(gsrc, sc, "socket-group", "socket-group %s needs soad "
+		    "to run as root or as a member of it", g);
+	else if (u != NULL && g == NULL && !in_groups(sc->sc_sock_gid))
+		key_err(usrc, sc, "socket-user", "socket-user %s: its group "
+		    "needs soad to run as root or as a member of it", u);
+}
+
+/*
+ * A UNIX socket that can never be bound: its directory is missing or
+ * unsafe (sockpath_check()), or something other than a socket sits at
+ * its path, which soad never replaces.
+ */
+static void
+check_unix_path(const struct svc_conf *sc, const struct listen_conf *lc)
+{
+	const char	*path = addr_path(&lc->lc_addr);
+	char		 err[PATH_MAX + 128];
+	struct stat	 st;
+
+	if (sockpath_check(path, err, sizeof(err)) == -1)
+		conf_err(lc->lc_line, "service %s: socket %s: %s", sc->sc_name,
+		    path, err);
+	else if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		conf_err(lc->lc_line, "service %s: socket %s: the path exists "
+		    "and is not a socket", sc->sc_name, path);
+}
+
+static struct svc_conf *
+build_service(cfg_t *glob, const struct section *se, int flags)
+{
+	cfg_t		*sec = se->se_sec;
 	struct svc_conf	*sc;
 	cfg_t		*src;
 	const char	*s, *rest;
@@ -673,6 +866,7 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 	gid_t		 g;
 	struct passwd	*pw;
 
+	P.building = se;
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		fatal("calloc");
 	sc->sc_name = xstrdup(cfg_title(sec));
@@ -683,7 +877,7 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 		    SOAD_FDNAME_MAX);
 
 	/* listen; a bad address keeps ad_family 0 */
-	line = keyline_get(sc->sc_name, "listen", sc->sc_line);
+	line = keyline_get(P.building, "listen", sc->sc_line);
 	sc->sc_nlisten = cfg_size(sec, "listen");
 	if (sc->sc_nlisten == 0)
 		conf_err(sc->sc_line, "service %s: no listen address",
@@ -720,7 +914,7 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 		conf_err(sc->sc_line, "service %s: args needs at least argv[0]",
 		    sc->sc_name);
 	if (s != NULL && *s == '/' && (flags & CONF_CHECK_FILES))
-		check_exec(sc, keyline_get(sc->sc_name, "server",
+		check_exec(sc, keyline_get(P.building, "server",
 		    sc->sc_line));
 
 	/* plain inherited values */
@@ -757,17 +951,17 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 		    "directory", sc->sc_dir);
 
 	/* user; default: soad's own */
-	sc->sc_uid = geteuid();
-	sc->sc_gid = getegid();
+	sc->sc_uid = P.euid;
+	sc->sc_gid = P.egid;
 	src = pick(sec, glob, "user");
 	if ((s = cfg_getstr(src, "user")) != NULL) {
 		/* Without root soad cannot change ids: spawn skips the drop. */
-		if (resolve_user(sc, src, s) == 0 && geteuid() != 0 &&
-		    (sc->sc_uid != geteuid() || sc->sc_gid != getegid()))
+		if (resolve_user(sc, src, s) == 0 && P.euid != 0 &&
+		    (sc->sc_uid != P.euid || sc->sc_gid != P.egid))
 			key_err(src, sc, "user", "user %s needs soad to run as "
 			    "root", s);
-	} else if ((pw = getpwuid(geteuid())) != NULL)
-		sc->sc_user = xstrdup(pw->pw_name);
+	} else
+		sc->sc_user = xstrdup(P.euser);
 
 	/* UNIX socket owner: the service's user and group unless given. */
 	sc->sc_sock_uid = sc->sc_uid;
@@ -790,6 +984,12 @@ build_service(cfg_t *glob, cfg_t *sec, int flags)
 		else
 			sc->sc_sock_gid = g;
 	}
+	if (has_unix(sc))
+		check_sock_owner(sc, sec, glob);
+	if (flags & CONF_CHECK_FILES)
+		for (i = 0; i < sc->sc_nlisten; i++)
+			if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
+				check_unix_path(sc, &sc->sc_listen[i]);
 	return sc;
 }
 
@@ -845,41 +1045,297 @@ report_conflict(const struct svc_conf *a, const struct listen_conf *la,
 		    "used by service %s", b->sc_name, bbuf, a->sc_name);
 }
 
+/*
+ * Overlapping addresses, found without comparing every pair: listeners
+ * are grouped by UNIX path or by TCP port, and within a port only two
+ * kinds of pair can collide, one with a wildcard member or two of the same
+ * address; addr_conflict() has the last word on each candidate.  The
+ * pairs are then reported in the order the all-pairs loop would take.
+ */
+struct lref {
+	size_t				 lr_idx;	/* config order */
+	const struct svc_conf		*lr_sc;
+	const struct listen_conf	*lr_lc;
+};
+
+struct lpair {
+	size_t		 lp_a, lp_b;	/* lp_a < lp_b, into the lref array */
+};
+
+static struct {
+	struct lpair	*v;
+	size_t		 n, size;
+} pairs;
+
+static int
+lref_wild(const struct lref *r)
+{
+	const struct addr		*a = &r->lr_lc->lc_addr;
+	const struct sockaddr_in	*sin = (const void *)&a->ad_ss;
+	const struct sockaddr_in6	*sin6 = (const void *)&a->ad_ss;
+
+	if (a->ad_family == AF_UNIX)
+		return 0;
+	if (a->ad_any)
+		return 1;
+	if (a->ad_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/* By UNIX path or by port, then by config order. */
+static int
+lref_cmp_group(const void *x, const void *y)
+{
+	const struct lref	*a = x, *b = y;
+	int			 ua, ub, r;
+
+	ua = a->lr_lc->lc_addr.ad_family == AF_UNIX;
+	ub = b->lr_lc->lc_addr.ad_family == AF_UNIX;
+	if (ua != ub)
+		return ua ? -1 : 1;
+	if (ua) {
+		if ((r = strcmp(addr_path(&a->lr_lc->lc_addr),
+		    addr_path(&b->lr_lc->lc_addr))) != 0)
+			return r;
+	} else if ((r = addr_port(&a->lr_lc->lc_addr) -
+	    addr_port(&b->lr_lc->lc_addr)) != 0)
+		return r;
+	return a->lr_idx < b->lr_idx ? -1 : a->lr_idx > b->lr_idx;
+}
+
+static const void *
+lref_host(const struct lref *r, size_t *len)
+{
+	const struct addr	*a = &r->lr_lc->lc_addr;
+
+	if (a->ad_family == AF_INET) {
+		*len = sizeof(struct in_addr);
+		return &((const struct sockaddr_in *)&a->ad_ss)->sin_addr;
+	}
+	*len = sizeof(struct in6_addr);
+	return &((const struct sockaddr_in6 *)&a->ad_ss)->sin6_addr;
+}
+
+static int
+lref_same_group(const struct lref *a, const struct lref *b)
+{
+	int	ua, ub;
+
+	ua = a->lr_lc->lc_addr.ad_family == AF_UNIX;
+	ub = b->lr_lc->lc_addr.ad_family == AF_UNIX;
+	if (ua != ub)
+		return 0;
+	if (ua)
+		return strcmp(addr_path(&a->lr_lc->lc_addr),
+		    addr_path(&b->lr_lc->lc_addr)) == 0;
+	return addr_port(&a->lr_lc->lc_addr) == addr_port(&b->lr_lc->lc_addr);
+}
+
+/* Within one port: by family and address, then by config order. */
+static int
+lref_cmp_host(const void *x, const void *y)
+{
+	const struct lref	*a = x, *b = y;
+	const void		*ha, *hb;
+	size_t			 la, lb;
+	int			 r;
+
+	if (a->lr_lc->lc_addr.ad_family != b->lr_lc->lc_addr.ad_family)
+		return a->lr_lc->lc_addr.ad_family <
+		    b->lr_lc->lc_addr.ad_family ? -1 : 1;
+	ha = lref_host(a, &la);
+	hb = lref_host(b, &lb);
+	if ((r = memcmp(ha, hb, la)) != 0)
+		return r;
+	return a->lr_idx < b->lr_idx ? -1 : a->lr_idx > b->lr_idx;
+}
+
+static void
+pair_add(const struct lref *a, const struct lref *b)
+{
+	struct lpair	*p;
+	size_t		 size;
+
+	if (!addr_conflict(&a->lr_lc->lc_addr, &b->lr_lc->lc_addr))
+		return;
+	if (pairs.n == pairs.size) {
+		size = pairs.size == 0 ? 16 : pairs.size * 2;
+		if ((p = reallocarray(pairs.v, size, sizeof(*p))) == NULL)
+			fatal("reallocarray");
+		pairs.v = p;
+		pairs.size = size;
+	}
+	p = &pairs.v[pairs.n++];
+	p->lp_a = a->lr_idx < b->lr_idx ? a->lr_idx : b->lr_idx;
+	p->lp_b = a->lr_idx < b->lr_idx ? b->lr_idx : a->lr_idx;
+}
+
+static int
+pair_cmp(const void *x, const void *y)
+{
+	const struct lpair	*a = x, *b = y;
+
+	if (a->lp_a != b->lp_a)
+		return a->lp_a < b->lp_a ? -1 : 1;
+	return a->lp_b < b->lp_b ? -1 : a->lp_b > b->lp_b;
+}
+
+/* Every pair in G[0..N), all of them colliding candidates. */
+static void
+pairs_all(const struct lref *g, size_t n)
+{
+	size_t	i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			pair_add(&g[i], &g[j]);
+}
+
+static int
+same_host(const struct lref *a, const struct lref *b)
+{
+	const void	*ha, *hb;
+	size_t		 la, lb;
+
+	if (a->lr_lc->lc_addr.ad_family != b->lr_lc->lc_addr.ad_family)
+		return 0;
+	ha = lref_host(a, &la);
+	hb = lref_host(b, &lb);
+	return memcmp(ha, hb, la) == 0;
+}
+
+/* One TCP port's listeners G[0..N), sorted by config order. */
+static void
+pairs_port(const struct lref *g, size_t n)
+{
+	struct lref	*h;
+	size_t		 i, j, nh = 0;
+
+	if (n < 2)
+		return;
+	if ((h = calloc(n, sizeof(*h))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		if (!lref_wild(&g[i])) {
+			h[nh++] = g[i];
+			continue;
+		}
+		/* A wildcard against everything else on the port, a pair
+		 * of wildcards once. */
+		for (j = 0; j < n; j++)
+			if (j != i && (!lref_wild(&g[j]) || j > i))
+				pair_add(&g[i], &g[j]);
+	}
+	/* Two specific addresses collide only if they are the same. */
+	qsort(h, nh, sizeof(*h), lref_cmp_host);
+	for (i = 0; i < nh; i = j) {
+		for (j = i + 1; j < nh && same_host(&h[i], &h[j]); j++)
+			;
+		pairs_all(&h[i], j - i);
+	}
+	free(h);
+}
+
 /* Every pair of listeners that the kernel would refuse to bind twice. */
 static void
 check_addresses(struct conf *cf)
 {
-	struct svc_conf		*a, *b;
-	struct listen_conf	*la, *lb;
-	size_t			 i, j, k, l;
+	struct lref		*v, *g;
+	const struct svc_conf	*sc;
+	size_t			 i, j, k, n = 0;
 
+	for (i = 0; i < cf->cf_nsvcs; i++)
+		n += cf->cf_svcs[i]->sc_nlisten;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL ||
+	    (g = calloc(n + 1, sizeof(*g))) == NULL)
+		fatal("calloc");
+	n = 0;
 	for (i = 0; i < cf->cf_nsvcs; i++) {
-		a = cf->cf_svcs[i];
-		for (k = 0; k < a->sc_nlisten; k++) {
-			la = &a->sc_listen[k];
-			if (la->lc_addr.ad_family == 0)
+		sc = cf->cf_svcs[i];
+		for (k = 0; k < sc->sc_nlisten; k++) {
+			/* A bad address keeps ad_family 0. */
+			if (sc->sc_listen[k].lc_addr.ad_family == 0)
 				continue;
-			for (j = i; j < cf->cf_nsvcs; j++) {
-				b = cf->cf_svcs[j];
-				for (l = (i == j ? k + 1 : 0);
-				    l < b->sc_nlisten; l++) {
-					lb = &b->sc_listen[l];
-					if (lb->lc_addr.ad_family != 0 &&
-					    addr_conflict(&la->lc_addr,
-					    &lb->lc_addr))
-						report_conflict(a, la, b, lb);
-				}
-			}
+			v[n].lr_idx = n;
+			v[n].lr_sc = sc;
+			v[n].lr_lc = &sc->sc_listen[k];
+			n++;
 		}
 	}
+	memcpy(g, v, n * sizeof(*g));
+	qsort(g, n, sizeof(*g), lref_cmp_group);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && lref_same_group(&g[i], &g[j]); j++)
+			;
+		if (g[i].lr_lc->lc_addr.ad_family == AF_UNIX)
+			pairs_all(&g[i], j - i);
+		else
+			pairs_port(&g[i], j - i);
+	}
+	qsort(pairs.v, pairs.n, sizeof(*pairs.v), pair_cmp);
+	for (i = 0; i < pairs.n; i++)
+		report_conflict(v[pairs.v[i].lp_a].lr_sc,
+		    v[pairs.v[i].lp_a].lr_lc, v[pairs.v[i].lp_b].lr_sc,
+		    v[pairs.v[i].lp_b].lr_lc);
+	free(pairs.v);
+	memset(&pairs, 0, sizeof(pairs));
+	free(g);
+	free(v);
 }
 
-/*
- * Parse and check FILE.  Returns the config, or NULL after printing every
- * problem as FILE:LINE: message; *nerr gets the number of errors.
- */
-struct conf *
-conf_load(const char *file, int flags, int *nerr)
+/* By name, then by file order: a name's first section sorts first. */
+static int
+section_cmp(const void *x, const void *y)
+{
+	const struct section	*a = *(const struct section * const *)x;
+	const struct section	*b = *(const struct section * const *)y;
+	int			 r;
+
+	if ((r = strcmp(cfg_title(a->se_sec), cfg_title(b->se_sec))) != 0)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+/* Marks and reports every section whose name an earlier one has. */
+static void
+check_duplicates(void)
+{
+	struct section	**v;
+	size_t		  i, j;
+
+	if ((v = calloc(P.nsecs + 1, sizeof(*v))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < P.nsecs; i++)
+		v[i] = &P.secs[i];
+	qsort(v, P.nsecs, sizeof(*v), section_cmp);
+	for (i = 0; i < P.nsecs; i = j)
+		for (j = i + 1; j < P.nsecs && strcmp(cfg_title(v[i]->se_sec),
+		    cfg_title(v[j]->se_sec)) == 0; j++) {
+			v[j]->se_dup = 1;
+			conf_err(v[j]->se_open, "service %s is already defined "
+			    "at line %d", cfg_title(v[j]->se_sec),
+			    v[i]->se_open);
+		}
+	free(v);
+}
+
+static void
+sections_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < P.nsecs; i++) {
+		P.secs[i].se_sec->path = NULL;	/* libconfuse's, shared */
+		cfg_free(P.secs[i].se_sec);
+		free(P.secs[i].se_val);
+	}
+	free(P.secs);
+}
+
+/* Parse and check BUF (LEN bytes, NUL-terminated, ours to change). */
+static struct conf *
+parse(char *buf, size_t len, int flags)
 {
 	cfg_opt_t	 svc_opts[] = {
 		COMMON_OPTS(CFGF_NODEFAULT),
@@ -890,20 +1346,18 @@ conf_load(const char *file, int flags, int *nerr)
 	};
 	cfg_opt_t	 opts[] = {
 		COMMON_OPTS(CFGF_NONE),
-		CFG_SEC("service", svc_opts,
-		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_SEC("service", svc_opts, CFGF_MULTI | CFGF_TITLE),
 		CFG_INT(SENTINEL, 0, CFGF_NONE),
 		CFG_END()
 	};
-	cfg_t		*cfg;
-	struct conf	*cf = NULL;
 	static const char tail[] = "\n" SENTINEL " = 1\n";
-	char		 path[PATH_MAX + 16], *buf = NULL, *p;
-	size_t		 i, n, len;
+	struct passwd	*pw;
+	struct conf	*cf = NULL;
+	cfg_t		*cfg;
+	char		 path[64], *p;
+	size_t		 i;
 	int		 r, line;
 
-	memset(&P, 0, sizeof(P));
-	P.file = file;
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, confuse_errfunc);
@@ -915,20 +1369,17 @@ conf_load(const char *file, int flags, int *nerr)
 	cfg_set_validate_func(cfg, "service|listen", v_line);
 	cfg_set_validate_func(cfg, "service|server", v_server);
 	cfg_set_validate_func(cfg, "service|args", v_line);
+	cfg_set_validate_func(cfg, "service", v_service);
 
-	if ((buf = conftext_read(file, &len)) == NULL) {
-		conf_err(0, "cannot read: %s", strerror(errno));
-		goto done;
-	}
 	if (memchr(buf, '\0', len) != NULL) {
 		conf_err(0, "cannot read: the file contains a NUL byte");
 		goto done;
 	}
-
 	if ((line = conftext_strip_comments(buf)) != 0) {
 		conf_err(line, "unterminated comment");
 		goto done;
 	}
+	P.nopens = conftext_section_lines(buf, &P.opens);
 	P.lastline = 1;
 	for (i = 0; i < len; i++)
 		if (buf[i] == '\n' && i + 1 < len)
@@ -949,39 +1400,111 @@ conf_load(const char *file, int flags, int *nerr)
 		goto done;
 	}
 
+	/* Looked up once: every service without "user" runs as soad. */
+	P.euid = geteuid();
+	P.egid = getegid();
+	P.euser = (pw = getpwuid(P.euid)) != NULL ? xstrdup(pw->pw_name) :
+	    NULL;
 	if ((cf = calloc(1, sizeof(*cf))) == NULL)
 		fatal("calloc");
-	cf->cf_file = xstrdup(file);
-	n = cfg_size(cfg, "service");
-	if (n == 0)
+	if (P.nsecs == 0)
 		conf_err(P.lastline, "no service defined");
-	if ((cf->cf_svcs = calloc(n + 1, sizeof(*cf->cf_svcs))) == NULL)
+	check_duplicates();
+	if ((cf->cf_svcs = calloc(P.nsecs + 1, sizeof(*cf->cf_svcs))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < n; i++)
-		cf->cf_svcs[cf->cf_nsvcs++] = build_service(cfg,
-		    cfg_getnsec(cfg, "service", i), flags);
+	for (i = 0; i < P.nsecs; i++)
+		if (!P.secs[i].se_dup)
+			cf->cf_svcs[cf->cf_nsvcs++] = build_service(cfg,
+			    &P.secs[i], flags);
+	P.building = NULL;
 	check_addresses(cf);
 
 done:
 	free(buf);
+	sections_free();
 	cfg_free(cfg);
+	return cf;
+}
+
+/*
+ * Parse and check TEXT (LEN bytes) as the config file NAME.  Returns the
+ * config, or NULL after passing every problem to the sink in line order;
+ * *nerr gets the number of errors.
+ */
+struct conf *
+conf_load_buf(const char *name, const char *text, size_t len, int flags,
+    int *nerr)
+{
+	struct conf	*cf = NULL;
+	char		*buf, err[128];
+	size_t		 i;
+
+	memset(&P, 0, sizeof(P));
+	P.file = name;
+	if (text == NULL)
+		conf_err(0, "%s", "cannot read");
+	else if (len > CONF_MAX_SIZE) {
+		snprintf(err, sizeof(err), "cannot read: larger than %d MiB",
+		    CONF_MAX_SIZE >> 20);
+		conf_err(0, "%s", err);
+	} else {
+		if ((buf = malloc(len + 1)) == NULL)
+			fatal("malloc");
+		memcpy(buf, text, len);
+		buf[len] = '\0';
+		cf = parse(buf, len, flags);
+	}
+	if (cf != NULL)
+		cf->cf_file = xstrdup(name);
+
 	if (P.errors > 0)
 		qsort(P.msgs, (size_t)P.errors, sizeof(*P.msgs), msg_cmp);
 	for (i = 0; i < (size_t)P.errors; i++) {
-		fprintf(stderr, "%s:%d: %s\n", file, P.msgs[i].cm_line,
-		    P.msgs[i].cm_text);
+		sink(name, P.msgs[i].cm_line, P.msgs[i].cm_text);
 		free(P.msgs[i].cm_text);
 	}
 	free(P.msgs);
-	for (i = 0; i < P.nlines; i++) {
-		free(P.lines[i].kl_svc);
-		free(P.lines[i].kl_key);
-	}
-	free(P.lines);
+	free(P.opens);
+	free(P.euser);
 	*nerr = P.errors;
 	if (P.errors > 0) {
 		conf_free(cf);
+		cf = NULL;
+	}
+	memset(&P, 0, sizeof(P));
+	return cf;
+}
+
+/* conf_load_buf() on the contents of FILE. */
+struct conf *
+conf_load(const char *file, int flags, int *nerr)
+{
+	struct conf	*cf;
+	char		*buf, err[128];
+	size_t		 len;
+
+	if (conftext_read(file, &buf, &len, err, sizeof(err)) == -1) {
+		sink(file, 0, err);
+		*nerr = 1;
 		return NULL;
 	}
+	cf = conf_load_buf(file, buf, len, flags, nerr);
+	free(buf);
 	return cf;
+}
+
+/*
+ * File descriptors the master needs for CF: every listener, per service
+ * its output pipe's read end plus one more for an instance whose pipe
+ * outlives it, and a fixed allowance for stdio, the log, the event loop,
+ * the arrival pipe, sock_diag and a spawn in progress.
+ */
+int
+conf_nofile_needed(const struct conf *cf)
+{
+	size_t	i, n = 32;
+
+	for (i = 0; i < cf->cf_nsvcs; i++)
+		n += cf->cf_svcs[i]->sc_nlisten + 2;
+	return n > INT_MAX ? INT_MAX : (int)n;
 }

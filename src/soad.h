@@ -106,15 +106,26 @@ struct conf {
 
 #define CONF_CHECK_FILES 0x01	/* servers executable, directories exist */
 
+typedef void (*conf_sink_fn)(const char *, int, const char *);
+
 struct conf *conf_load(const char *, int, int *);
+struct conf *conf_load_buf(const char *, const char *, size_t, int, int *);
+void	 conf_set_sink(conf_sink_fn);
+int	 conf_nofile_needed(const struct conf *);
 void	 conf_free(struct conf *);
 int	 conf_signal_parse(const char *);
 const char *conf_signal_name(int, char *, size_t);
 int	 conf_limit_resource(enum limit_kind);
 
 /* conftext.c */
-char	*conftext_read(const char *, size_t *);
+#define CONF_MAX_SIZE	(16 << 20)	/* bytes in a config file */
+
+int	 conftext_read(const char *, char **, size_t *, char *, size_t);
 int	 conftext_strip_comments(char *);
+size_t	 conftext_section_lines(const char *, int **);
+
+/* sockpath.c */
+int	 sockpath_check(const char *, char *, size_t);
 
 /* listen.c */
 struct service;

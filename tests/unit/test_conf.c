@@ -954,14 +954,14 @@ test_syntax_errors(void **state)
 	    "\tlisten = { \"8081\" }\n"
 	    "\tserver = \"/bin/true\"\n"
 	    "}\n", 0, 1,
-	    "FILE:5: found duplicate title 'a'\n");
+	    "FILE:5: service a is already defined at line 1\n");
 	load_bad(
 	    "timeout = ten\n"
 	    "service a {\n"
 	    "\tlisten = { \"8080\" }\n"
 	    "\tserver = \"/bin/true\"\n"
 	    "}\n", 0, 1,
-	    "FILE:1: invalid integer value for option 'timeout'\n");
+	    "FILE:1: timeout must be a decimal number, not \"ten\"\n");
 	load_bad(
 	    "service a {\n"
 	    "\tlisten = { \"8080\" }\n"
@@ -1007,12 +1007,12 @@ test_unreadable(void **state)
 	cf = load_path("/nonexistent/soad.conf", 0, &nerr);
 	assert_null(cf);
 	assert_int_equal(nerr, 1);
-	assert_string_equal(errtext, "/nonexistent/soad.conf:0: cannot read: "
+	assert_string_equal(errtext, "/nonexistent/soad.conf: cannot read: "
 	    "No such file or directory\n");
 	cf = load_path("/", 0, &nerr);
 	assert_null(cf);
 	assert_int_equal(nerr, 1);
-	assert_string_equal(errtext, "/:0: cannot read: Is a directory\n");
+	assert_string_equal(errtext, "/: cannot read: Is a directory\n");
 }
 
 int
