@@ -986,7 +986,8 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	}
 	if (has_unix(sc))
 		check_sock_owner(sc, sec, glob);
-	if (flags & CONF_CHECK_FILES)
+	/* Only for -n: at start-up a bind that fails is retried. */
+	if (flags & CONF_CHECK_SOCKETS)
 		for (i = 0; i < sc->sc_nlisten; i++)
 			if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
 				check_unix_path(sc, &sc->sc_listen[i]);

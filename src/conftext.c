@@ -167,21 +167,35 @@ conftext_strip_comments(char *s)
 }
 
 /*
- * The line of every section's opening brace in S (comments blanked), in
- * file order, as *LINESP (allocated); returns how many.  libconfuse keeps
- * only a section's closing line, but "service NAME {" is where a message
- * about the section as a whole belongs.  At the top level a brace opens a
- * section unless it follows "=" or "+=" (then it opens a list).
+ * The line where each section starts in S (comments blanked), in file
+ * order, as *LINESP (allocated); returns how many.  libconfuse keeps only
+ * a section's closing line, but the "service" of "service NAME {" is
+ * where a message about the section as a whole belongs.  At the top
+ * level a brace opens a section unless it follows "=" or "+=" (then it
+ * opens a list); the section starts two tokens before its brace.
  */
 size_t
 conftext_section_lines(const char *s, int **linesp)
 {
 	int	*lines = NULL, *nl;
 	size_t	 n = 0, size = 0;
-	int	 line = 1, depth = 0, after_eq = 0;
+	int	 line = 1, depth = 0, after_eq = 0, tok[3] = { 1, 1, 1 };
 	char	 q;
 
 	while (*s != '\0') {
+		if (*s == '\n') {
+			line++;
+			s++;
+			continue;
+		}
+		if (*s == ' ' || *s == '\t' || *s == '\r') {
+			s++;
+			continue;
+		}
+		/* The lines of this token and the two before it. */
+		tok[2] = tok[1];
+		tok[1] = tok[0];
+		tok[0] = line;
 		if (*s == '"' || *s == '\'') {
 			for (q = *s++; *s != '\0' && *s != q; s++) {
 				if (*s == '\\' && s[1] != '\0')
@@ -194,16 +208,15 @@ conftext_section_lines(const char *s, int **linesp)
 			after_eq = 0;
 			continue;
 		}
-		switch (*s) {
-		case '\n':
-			line++;
-			/* FALLTHROUGH */
-		case ' ':
-		case '\t':
-		case '\r':
-			s++;
+		if (strchr("{}()=+,", *s) == NULL) {
+			/* A bare word. */
+			while (*s != '\0' && strchr(" \t\r\n\"'{}()=+,", *s) ==
+			    NULL)
+				s++;
+			after_eq = 0;
 			continue;
-		case '{':
+		}
+		if (*s == '{') {
 			if (depth == 0 && !after_eq) {
 				if (n == size) {
 					size = size == 0 ? 64 : size * 2;
@@ -213,15 +226,11 @@ conftext_section_lines(const char *s, int **linesp)
 						fatal("reallocarray");
 					lines = nl;
 				}
-				lines[n++] = line;
+				lines[n++] = tok[2];
 			}
 			depth++;
-			break;
-		case '}':
-			if (depth > 0)
-				depth--;
-			break;
-		}
+		} else if (*s == '}' && depth > 0)
+			depth--;
 		after_eq = *s == '=';
 		s++;
 	}

@@ -246,7 +246,8 @@ main(int argc, char *argv[])
 
 	log_init(1, LOG_DAEMON);
 	log_setverbose(verbose);
-	if ((cf = conf_load(file, CONF_CHECK_FILES, &nerr)) == NULL) {
+	if ((cf = conf_load(file, CONF_CHECK_FILES |
+	    (check ? CONF_CHECK_SOCKETS : 0), &nerr)) == NULL) {
 		fprintf(stderr, "soad: %d configuration error%s found\n",
 		    nerr, nerr == 1 ? "" : "s");
 		exit(EXIT_CONFIG);

@@ -105,6 +105,7 @@ struct conf {
 };
 
 #define CONF_CHECK_FILES 0x01	/* servers executable, directories exist */
+#define CONF_CHECK_SOCKETS 0x02	/* -n: every UNIX socket path can be bound */
 
 typedef void (*conf_sink_fn)(const char *, int, const char *);
 
