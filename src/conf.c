@@ -1274,7 +1274,8 @@ check_addresses(struct conf *cf)
 		else
 			pairs_port(&g[i], j - i);
 	}
-	qsort(pairs.v, pairs.n, sizeof(*pairs.v), pair_cmp);
+	if (pairs.n > 0)
+		qsort(pairs.v, pairs.n, sizeof(*pairs.v), pair_cmp);
 	for (i = 0; i < pairs.n; i++)
 		report_conflict(v[pairs.v[i].lp_a].lr_sc,
 		    v[pairs.v[i].lp_a].lr_lc, v[pairs.v[i].lp_b].lr_sc,
