@@ -1,8 +1,8 @@
 /*
- * Unit tests for conf.c: conf_load() on real temp files.  Each test
- * writes a config with mkstemp, loads it with stderr redirected to a
- * second temp file, and checks the resulting struct conf or the exact
- * "FILE:LINE: message" lines.  Needs the users and groups every Debian
+ * Unit tests for conf.c, conf_soad.c and sockpath.c: conf_load() on real
+ * temp files.  Each test writes a config with mkstemp, loads it with
+ * stderr redirected to a second temp file, and checks the resulting struct
+ * conf or the exact "FILE:LINE: message" lines.  Needs the users and groups every Debian
  * system has: root, daemon, nobody (the user tests need root).
  */
 #include "config.h"
