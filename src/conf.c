@@ -337,7 +337,6 @@ report_conflict(const struct svc_conf *a, const struct listen_conf *la,
 		    "used by service %s", b->sc_name, bbuf, a->sc_name);
 }
 
-
 /*
  * Overlapping addresses, found without comparing every pair: listeners
  * are grouped by UNIX path or by TCP port, and within a port only two

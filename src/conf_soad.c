@@ -114,10 +114,6 @@ static struct {
  */
 #define SENTINEL	"__soad_end_of_file__"
 
-
-
-
-
 static void
 confuse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
@@ -135,8 +131,6 @@ confuse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		free(msg);
 	}
 }
-
-
 
 static int
 key_index(const char *key)
@@ -169,11 +163,6 @@ keyline_get(const struct section *se, const char *key, int dflt)
 	    se->se_lines[key_index(key)];
 	return line != 0 ? line : dflt;
 }
-
-
-
-
-
 
 /*
  * Validators: each sees its key's own line in cfg->line.  libconfuse calls
@@ -426,7 +415,6 @@ strv(cfg_t *c, const char *key, const char *dflt)
 	return v;
 }
 
-
 static int
 valid_name(const char *s)
 {
@@ -575,7 +563,6 @@ resolve_user(struct svc_conf *sc, cfg_t *src, const char *spec)
 	return 0;
 }
 
-
 static char *
 absolute_dir(const char *d)
 {
@@ -648,7 +635,6 @@ check_sock_owner(const struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 		key_err(usrc, sc, "socket-user", "socket-user %s: its group "
 		    "needs soad to run as root or as a member of it", u);
 }
-
 
 static struct svc_conf *
 build_service(cfg_t *glob, const struct section *se, int flags)
@@ -791,21 +777,6 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 				conf_check_socket(sc, &sc->sc_listen[i]);
 	return sc;
 }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 /* By name, then by file order: a name's first section sorts first. */
 static int
