@@ -1322,6 +1322,31 @@ test_addresses_random(void **state)
 	free(want);
 }
 
+/* Where sections start, whatever surrounds their braces. */
+static void
+test_section_lines(void **state)
+{
+	static const char text[] =
+	    "environment = { \"A=1\" }\n"		/* a list, not a section */
+	    "environment += {\n\"B=2\" }\n"
+	    "service\n"					/* 4 */
+	    "\"a { b\" {\n"
+	    "  listen = { \"80\" } args = { '}', \"{\" }\n"
+	    "}\n"
+	    "timeout = 5 service c { }\n";		/* 8 */
+	int	*lines;
+	size_t	 n;
+
+	(void)state;
+	n = conftext_section_lines(text, &lines);
+	assert_int_equal(n, 2);
+	assert_int_equal(lines[0], 4);
+	assert_int_equal(lines[1], 8);
+	free(lines);
+	assert_int_equal(conftext_section_lines("", &lines), 0);
+	free(lines);
+}
+
 static char	 spbase[] = "/tmp/soad-unit-sp-XXXXXX";
 
 static const char *
@@ -1404,6 +1429,7 @@ test_sockpath(void **state)
 	sp_safe("sticky/x.sock");		/* like /tmp */
 	sp_safe("ok/../ok/./deep//x.sock");
 	assert_int_equal(sockpath_check("/tmp/x.sock", NULL, 0), 0);
+	assert_int_equal(sockpath_check("/x.sock", NULL, 0), 0);
 	assert_int_equal(sockpath_check("/var/run/x.sock", NULL, 0), 0);
 	sp_unsafe(sp("www/x.sock"), "unsafe directory BASE/www: writable "
 	    "by others (only a sticky directory owned by root may be)");
@@ -1598,6 +1624,7 @@ main(void)
 		cmocka_unit_test_teardown(test_file_types, teardown),
 		cmocka_unit_test_teardown(test_sink, teardown),
 		cmocka_unit_test_teardown(test_duplicates, teardown),
+		cmocka_unit_test(test_section_lines),
 		cmocka_unit_test_teardown(test_addresses_random, teardown),
 		cmocka_unit_test_teardown(test_sockpath, teardown),
 		cmocka_unit_test_teardown(test_socket_files, teardown),
