@@ -105,6 +105,12 @@ static struct {
 	uid_t		 euid;
 	gid_t		 egid;
 	char		*euser;		/* soad's own user name */
+	struct passwd	 pw;		/* the last user looked up */
+	char		*pwkey;		/* ... by this name */
+	int		 pwfound;
+	gid_t		 grgid;		/* the last group looked up */
+	char		*grkey;
+	int		 grfound;
 } P;
 
 /*
@@ -428,20 +434,56 @@ valid_name(const char *s)
 }
 
 /*
+ * getpwnam() and getgrnam() read the whole database each time, and a user
+ * set globally is looked up again for every service: remember the last
+ * answer.  Only pw_name, pw_uid and pw_gid of the result are valid.
+ */
+static const struct passwd *
+user_lookup(const char *name)
+{
+	struct passwd	*pw;
+
+	if (P.pwkey == NULL || strcmp(P.pwkey, name) != 0) {
+		free(P.pwkey);
+		free(P.pw.pw_name);
+		memset(&P.pw, 0, sizeof(P.pw));
+		P.pwkey = xstrdup(name);
+		if ((P.pwfound = (pw = getpwnam(name)) != NULL)) {
+			P.pw.pw_name = xstrdup(pw->pw_name);
+			P.pw.pw_uid = pw->pw_uid;
+			P.pw.pw_gid = pw->pw_gid;
+		}
+	}
+	return P.pwfound ? &P.pw : NULL;
+}
+
+static int
+group_lookup(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+
+	if (P.grkey == NULL || strcmp(P.grkey, name) != 0) {
+		free(P.grkey);
+		P.grkey = xstrdup(name);
+		if ((P.grfound = (gr = getgrnam(name)) != NULL))
+			P.grgid = gr->gr_gid;
+	}
+	*gid = P.grgid;
+	return P.grfound ? 0 : -1;
+}
+
+/*
  * A group name, or a number made of digits only: strtoul would turn "-1"
  * into (gid_t)-1, which setresgid(2) takes as "leave unchanged".
  */
 static int
 lookup_group(const char *s, gid_t *gid)
 {
-	struct group	*gr;
 	const char	*p;
 	unsigned long	 v;
 
-	if ((gr = getgrnam(s)) != NULL) {
-		*gid = gr->gr_gid;
+	if (group_lookup(s, gid) == 0)
 		return 0;
-	}
 	if (*s == '\0' || strlen(s) > 10)
 		return -1;
 	for (p = s; *p != '\0'; p++)
@@ -539,13 +581,13 @@ check_env(cfg_t *src, const struct svc_conf *sc)
 static int
 resolve_user(struct svc_conf *sc, cfg_t *src, const char *spec)
 {
-	struct passwd	*pw;
+	const struct passwd *pw;
 	char		*u, *g;
 
 	u = xstrdup(spec);
 	if ((g = strchr(u, ':')) != NULL)
 		*g++ = '\0';
-	if ((pw = getpwnam(u)) == NULL) {
+	if ((pw = user_lookup(u)) == NULL) {
 		key_err(src, sc, "user", "no such user \"%s\"", u);
 		free(u);
 		return -1;
@@ -648,7 +690,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	unsigned int	 i;
 	int		 line, k, r;
 	gid_t		 g;
-	struct passwd	*pw;
+	const struct passwd *pw;
 
 	P.building = se;
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
@@ -752,7 +794,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	sc->sc_sock_gid = sc->sc_gid;
 	src = pick(sec, glob, "socket-user");
 	if ((s = cfg_getstr(src, "socket-user")) != NULL) {
-		if ((pw = getpwnam(s)) == NULL)
+		if ((pw = user_lookup(s)) == NULL)
 			key_err(src, sc, "socket-user", "no such socket-user "
 			    "\"%s\"", s);
 		else {
@@ -950,6 +992,9 @@ conf_load_buf(const char *name, const char *text, size_t len, int flags,
 		cf->cf_file = xstrdup(name);
 	free(P.opens);
 	free(P.euser);
+	free(P.pwkey);
+	free(P.pw.pw_name);
+	free(P.grkey);
 	memset(&P, 0, sizeof(P));
 	if ((*nerr = conf_errors_end(name)) > 0) {
 		conf_free(cf);
