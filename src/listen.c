@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,7 +75,14 @@ unix_bind(struct listener *ls, const struct svc_conf *sc, int fd)
 	struct stat		 st;
 	mode_t			 old;
 	int			 r, saved;
+	char			 err[PATH_MAX + 128];
 
+	/* Never where another user could choose where the socket lands. */
+	if (sockpath_check(path, sc->sc_sock_uid, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", sc->sc_name, err);
+		errno = EPERM;
+		return -1;
+	}
 	if (unix_prepare(path) == -1)
 		return -1;
 	old = umask(0177);

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -246,6 +247,26 @@ ignore_signals(void)
 	}
 }
 
+/*
+ * Every listener, pipe and spawn needs an fd, and the listeners sit above
+ * SOAD_FD_FLOOR: a limit too low for that would let soad bind until
+ * EMFILE and then never start a service.  spawn_init() raises the soft
+ * limit to the hard one; check against that, before anything is bound.
+ */
+static void
+nofile_check(const struct conf *cf)
+{
+	struct rlimit	rl;
+	long		need = (long)conf_nofile_needed(cf) + SOAD_FD_FLOOR;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max < need)
+		fatalx("RLIMIT_NOFILE is %llu; this configuration needs %ld "
+		    "file descriptors (raise the hard limit, e.g. ulimit -Hn "
+		    "%ld)", (unsigned long long)rl.rlim_max, need, need);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -295,7 +316,8 @@ main(int argc, char *argv[])
 
 	log_init(1, LOG_DAEMON);
 	log_setverbose(verbose);
-	if ((cf = conf_load(file, CONF_CHECK_FILES, &nerr)) == NULL) {
+	if ((cf = conf_load(file, CONF_CHECK_FILES |
+	    (check ? CONF_CHECK_SOCKETS : 0), &nerr)) == NULL) {
 		fprintf(stderr, "soad: %d configuration error%s found\n",
 		    nerr, nerr == 1 ? "" : "s");
 		exit(EXIT_CONFIG);
@@ -304,6 +326,7 @@ main(int argc, char *argv[])
 		conf_free(cf);
 		exit(0);
 	}
+	nofile_check(cf);
 
 	if (!debug && pidfile == NULL)
 		pidfile = RUNSTATEDIR "/soad.pid";

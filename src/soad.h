@@ -108,16 +108,40 @@ struct conf {
 };
 
 #define CONF_CHECK_FILES 0x01	/* servers executable, directories exist */
+#define CONF_CHECK_SOCKETS 0x02	/* -n: every UNIX socket path can be bound */
 
-struct conf *conf_load(const char *, int, int *);
+typedef void (*conf_sink_fn)(const char *, int, const char *);
+
+void	 conf_set_sink(conf_sink_fn);
+void	 conf_errors_begin(void);
+void	 conf_error(int, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+int	 conf_errors(void);
+int	 conf_errors_end(const char *);
 void	 conf_free(struct conf *);
 int	 conf_signal_parse(const char *);
 const char *conf_signal_name(int, char *, size_t);
 int	 conf_limit_resource(enum limit_kind);
+int	 conf_parse_octal(const char *, mode_t *);
+int	 conf_parse_limit(const char *, rlim_t *);
+void	 conf_check_exec(const struct svc_conf *, int);
+void	 conf_check_socket(const struct svc_conf *, const struct listen_conf *);
+void	 conf_check_addresses(struct conf *);
+int	 conf_nofile_needed(const struct conf *);
+
+/* conf_soad.c */
+struct conf *conf_load(const char *, int, int *);
+struct conf *conf_load_buf(const char *, const char *, size_t, int, int *);
 
 /* conftext.c */
-char	*conftext_read(const char *, size_t *);
+#define CONF_MAX_SIZE	(16 << 20)	/* bytes in a config file */
+
+int	 conftext_read(const char *, char **, size_t *, char *, size_t);
 int	 conftext_strip_comments(char *);
+size_t	 conftext_section_lines(const char *, int **);
+
+/* sockpath.c */
+int	 sockpath_check(const char *, uid_t, char *, size_t);
 
 /* listen.c */
 struct service;

@@ -2,7 +2,7 @@
 
 - both man pages pass `mandoc -Tlint -W warning` without a message;
 - the installed example etc/soad.conf passes `soad -n`;
-- every key of the libconfuse schema in src/conf.c is documented in
+- every key of the libconfuse schema in src/conf_soad.c is documented in
   soad.conf(5) as `.It Ic KEY`, no other key is, and etc/soad.conf
   mentions each of them;
 - the usage line soad prints is the SYNOPSIS of soad(8).
@@ -18,7 +18,7 @@ from conftest import SOAD, SRCDIR, run_check
 
 MAN8 = os.path.join(SRCDIR, "man", "soad.8")
 MAN5 = os.path.join(SRCDIR, "man", "soad.conf.5")
-CONF_C = os.path.join(SRCDIR, "src", "conf.c")
+CONF_C = os.path.join(SRCDIR, "src", "conf_soad.c")
 EXAMPLE = os.path.join(SRCDIR, "etc", "soad.conf")
 
 
@@ -28,7 +28,7 @@ def read(path):
 
 
 def schema():
-    """(option names, section names) declared in conf.c's cfg_opt_t tables,
+    """(option names, section names) in the cfg_opt_t tables of CONF_C,
     e.g. CFG_INT("timeout", ...) and CFG_SEC("service", ...)."""
     opts, secs = set(), set()
     for kind, name in re.findall(r'\bCFG_([A-Z_]+)\(\s*"([^"]+)"',

@@ -293,3 +293,19 @@ def test_chatty_service_output_is_rate_limited_and_counted(soad):
     assert logged + dropped == n, "every line logged or counted"
     assert logged <= 200 + 50 * (elapsed + 1)
     assert soad.proc.poll() is None
+
+
+def test_fd_limit_too_low_for_the_config_is_refused(tmp_path):
+    import resource
+    conf = "".join(fdsvc("s%d" % i, ("127.0.0.1:%d" % free_port(),))
+                   for i in range(20))
+    path = tmp_path / "soad.conf"
+    path.write_text(conf)
+
+    def low():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    p = subprocess.run([SOAD, "-d", "-f", str(path)], preexec_fn=low,
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 71, p.stderr
+    assert re.search(r"RLIMIT_NOFILE is 64; this configuration needs \d+ "
+                     r"file descriptors", p.stderr), p.stderr

@@ -1,8 +1,8 @@
 /*
- * Unit tests for conf.c: conf_load() on real temp files.  Each test
- * writes a config with mkstemp, loads it with stderr redirected to a
- * second temp file, and checks the resulting struct conf or the exact
- * "FILE:LINE: message" lines.  Needs the users and groups every Debian
+ * Unit tests for conf.c, conf_soad.c and sockpath.c: conf_load() on real
+ * temp files.  Each test writes a config with mkstemp, loads it with
+ * stderr redirected to a second temp file, and checks the resulting struct
+ * conf or the exact "FILE:LINE: message" lines.  Needs the users and groups every Debian
  * system has: root, daemon, nobody (the user tests need root).
  */
 #include "config.h"
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -954,14 +955,14 @@ test_syntax_errors(void **state)
 	    "\tlisten = { \"8081\" }\n"
 	    "\tserver = \"/bin/true\"\n"
 	    "}\n", 0, 1,
-	    "FILE:5: found duplicate title 'a'\n");
+	    "FILE:5: service a is already defined at line 1\n");
 	load_bad(
 	    "timeout = ten\n"
 	    "service a {\n"
 	    "\tlisten = { \"8080\" }\n"
 	    "\tserver = \"/bin/true\"\n"
 	    "}\n", 0, 1,
-	    "FILE:1: invalid integer value for option 'timeout'\n");
+	    "FILE:1: timeout must be a decimal number, not \"ten\"\n");
 	load_bad(
 	    "service a {\n"
 	    "\tlisten = { \"8080\" }\n"
@@ -1007,12 +1008,597 @@ test_unreadable(void **state)
 	cf = load_path("/nonexistent/soad.conf", 0, &nerr);
 	assert_null(cf);
 	assert_int_equal(nerr, 1);
-	assert_string_equal(errtext, "/nonexistent/soad.conf:0: cannot read: "
+	assert_string_equal(errtext, "/nonexistent/soad.conf: cannot read: "
 	    "No such file or directory\n");
 	cf = load_path("/", 0, &nerr);
 	assert_null(cf);
 	assert_int_equal(nerr, 1);
-	assert_string_equal(errtext, "/:0: cannot read: Is a directory\n");
+	assert_string_equal(errtext, "/: cannot read: Is a directory\n");
+}
+
+/* Integer keys are decimal: a leading zero is no octal prefix. */
+static void
+test_decimal(void **state)
+{
+	struct conf	*cf;
+
+	(void)state;
+	cf = load_ok(
+	    "timeout = 010\n"
+	    "kill-timeout = 007\n"
+	    "backlog = 0100\n"
+	    "service a {\n"
+	    "\tlisten = { \"8080\" }\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "}\n"
+	    "service b {\n"
+	    "\tlisten = { \"8081\" }\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\ttimeout = 0\n"
+	    "\tkill-timeout = 00\n"
+	    "\tbacklog = 09\n"
+	    "}\n", 0);
+	assert_int_equal(svc(cf, "a")->sc_timeout, 10);
+	assert_int_equal(svc(cf, "a")->sc_kill_timeout, 7);
+	assert_int_equal(svc(cf, "a")->sc_backlog, 100);
+	assert_int_equal(svc(cf, "b")->sc_timeout, 0);
+	assert_int_equal(svc(cf, "b")->sc_kill_timeout, 0);
+	assert_int_equal(svc(cf, "b")->sc_backlog, 9);
+	conf_free(cf);
+
+	/* Every bad value is reported, and the parse goes on. */
+	load_bad(
+	    "timeout = 0x10\n"
+	    "kill-timeout = 1e3\n"
+	    "service a {\n"
+	    "\tlisten = { \"8080\" }\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tbacklog = 5s\n"
+	    "\ttimeout = 99999999999999999999\n"
+	    "\tkill-timeout = -1\n"
+	    "\tbacklog = \"\"\n"
+	    "\ttimeout = 08.5\n"
+	    "}\n", 0, 7,
+	    "FILE:1: timeout must be a decimal number, not \"0x10\"\n"
+	    "FILE:2: kill-timeout must be a decimal number, not \"1e3\"\n"
+	    "FILE:6: backlog must be a decimal number, not \"5s\"\n"
+	    "FILE:7: timeout: \"99999999999999999999\" is out of range\n"
+	    "FILE:8: kill-timeout must be from 0 to 86400, not -1\n"
+	    "FILE:9: backlog must be a decimal number, not \"\"\n"
+	    "FILE:10: timeout must be a decimal number, not \"08.5\"\n");
+}
+
+/* Only a regular file of bounded size is read, and nothing blocks. */
+static void
+test_file_types(void **state)
+{
+	char		 dir[] = "/tmp/soad-unit-ft-XXXXXX", path[64], want[128];
+	struct conf	*cf;
+	int		 nerr, fd;
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	if (mkfifo(path, 0600) == -1)
+		fail_msg("mkfifo: %s", strerror(errno));
+	cf = load_path(path, 0, &nerr);
+	assert_null(cf);
+	assert_int_equal(nerr, 1);
+	snprintf(want, sizeof(want), "%s: cannot read: not a regular file\n",
+	    path);
+	assert_string_equal(errtext, want);
+	unlink(path);
+
+	cf = load_path("/dev/zero", 0, &nerr);
+	assert_null(cf);
+	assert_string_equal(errtext,
+	    "/dev/zero: cannot read: not a regular file\n");
+	cf = load_path("/dev/null", 0, &nerr);
+	assert_null(cf);
+	assert_string_equal(errtext,
+	    "/dev/null: cannot read: not a regular file\n");
+
+	/* Sparse: one byte over the limit costs no disk. */
+	snprintf(path, sizeof(path), "%s/huge", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT, 0600)) == -1 ||
+	    ftruncate(fd, CONF_MAX_SIZE + 1) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+	close(fd);
+	cf = load_path(path, 0, &nerr);
+	assert_null(cf);
+	assert_int_equal(nerr, 1);
+	snprintf(want, sizeof(want), "%s: cannot read: larger than 16 MiB\n",
+	    path);
+	assert_string_equal(errtext, want);
+	unlink(path);
+	rmdir(dir);
+}
+
+static char	 sinkbuf[65536];
+
+static void
+sink_capture(const char *file, int line, const char *msg)
+{
+	size_t	n = strlen(sinkbuf);
+
+	snprintf(sinkbuf + n, sizeof(sinkbuf) - n, "[%s|%d|%s]",
+	    file, line, msg);
+}
+
+/* Messages go to the sink, in line order; stderr stays silent. */
+static void
+test_sink(void **state)
+{
+	static const char text[] =
+	    "service a {\n"
+	    "\tlisten = { \"8080\" }\n"
+	    "\ttimeout = x\n"
+	    "}\n"
+	    "backlog = 0\n";
+	struct conf	*cf;
+	int		 nerr;
+
+	(void)state;
+	sinkbuf[0] = '\0';
+	conf_set_sink(sink_capture);
+	cf = conf_load_buf("mem.conf", text, strlen(text), 0, &nerr);
+	conf_set_sink(NULL);
+	assert_null(cf);
+	assert_int_equal(nerr, 3);
+	assert_string_equal(sinkbuf,
+	    "[mem.conf|3|timeout must be a decimal number, not \"x\"]"
+	    "[mem.conf|4|service a: no server given]"
+	    "[mem.conf|5|backlog must be from 1 to 65535, not 0]");
+
+	/* The buffer entry point checks the size too. */
+	sinkbuf[0] = '\0';
+	conf_set_sink(sink_capture);
+	cf = conf_load_buf("big.conf", text, (size_t)CONF_MAX_SIZE + 1, 0,
+	    &nerr);
+	conf_set_sink(NULL);
+	assert_null(cf);
+	assert_string_equal(sinkbuf,
+	    "[big.conf|0|cannot read: larger than 16 MiB]");
+}
+
+/* Every later copy of a name is reported at its own opening line. */
+static void
+test_duplicates(void **state)
+{
+	(void)state;
+	load_bad(
+	    "service b { listen = \"1\"\n server = \"/bin/true\" }\n"
+	    "service a { listen = \"2\" server = \"/bin/true\" }\n"
+	    "# service b {\n"
+	    "timeout = 5\n"
+	    "service\n"
+	    "  b\n"
+	    "  {\n"
+	    "    listen = \"1\" server = \"/bin/true\"\n"
+	    "}\n"
+	    "service a { listen = { \"3\" } server = \"/bin/true\" }\n"
+	    "service b { listen = \"4\" server = \"/bin/true\" }\n", 0, 3,
+	    "FILE:6: service b is already defined at line 1\n"
+	    "FILE:11: service a is already defined at line 3\n"
+	    "FILE:12: service b is already defined at line 1\n");
+}
+
+static void
+sink_lines(const char *file, int line, const char *msg)
+{
+	size_t	n = strlen(sinkbuf);
+
+	(void)file;
+	snprintf(sinkbuf + n, sizeof(sinkbuf) - n, "%d:%s\n", line, msg);
+}
+
+struct numline {
+	int	 nl_num;
+	size_t	 nl_seq;
+	char	*nl_text;
+};
+
+static int
+numline_cmp(const void *x, const void *y)
+{
+	const struct numline	*a = x, *b = y;
+
+	if (a->nl_num != b->nl_num)
+		return a->nl_num < b->nl_num ? -1 : 1;
+	return a->nl_seq < b->nl_seq ? -1 : a->nl_seq > b->nl_seq;
+}
+
+/* Stable sort of "N:text" lines by N, in place. */
+static void
+sort_lines(char *s)
+{
+	struct numline	 v[512];
+	char		*copy, *p, *q;
+	size_t		 n = 0, i;
+
+	if ((copy = strdup(s)) == NULL)
+		fail_msg("strdup");
+	for (p = copy; *p != '\0'; p = q + 1) {
+		if ((q = strchr(p, '\n')) == NULL || n == 512)
+			fail_msg("sort_lines");
+		*q = '\0';
+		v[n].nl_num = atoi(p);
+		v[n].nl_seq = n;
+		v[n++].nl_text = p;
+	}
+	qsort(v, n, sizeof(*v), numline_cmp);
+	for (i = 0, *s = '\0'; i < n; i++)
+		s += sprintf(s, "%s\n", v[i].nl_text);
+	free(copy);
+}
+
+/*
+ * The grouped address check finds exactly what comparing every pair
+ * with addr_conflict() finds, in the same order.
+ */
+static void
+test_addresses_random(void **state)
+{
+	static const char *pool[] = {
+		"80", "*:80", "0.0.0.0:80", "127.0.0.1:80", "127.0.0.2:80",
+		"[::]:80", "[::1]:80", "[2001:db8::1]:80", "81", "127.0.0.1:81",
+		"[::1]:81", "/run/soad-unit-a", "/run/soad-unit-b",
+		"127.0.0.1:82", "[::]:82",
+	};
+	const size_t	 npool = sizeof(pool) / sizeof(pool[0]);
+	struct addr	 a[40];
+	char		*text, *want, *p, *w, err[128], fa[64], fb[64];
+	const char	*name[40];
+	int		 line[40], svcof[40], nerr, round, nsvc, nl, i, j, count;
+	struct conf	*cf;
+
+	(void)state;
+	srandom(42);
+	if ((text = malloc(65536)) == NULL || (want = malloc(65536)) == NULL)
+		fail_msg("malloc");
+	for (round = 0; round < 300; round++) {
+		p = text;
+		nl = 0;
+		nsvc = 1 + (int)(random() % 8);
+		for (i = 0; i < nsvc; i++) {
+			p += sprintf(p, "service s%d {\n\tserver = \"/bin/true\""
+			    "\n\tlisten = {", i);
+			for (j = 0, count = 1 + (int)(random() % 3); j < count;
+			    j++) {
+				name[nl] = pool[random() % npool];
+				line[nl] = 3 + 4 * i;
+				if (addr_parse(name[nl], &a[nl], err,
+				    sizeof(err)) == -1)
+					fail_msg("%s: %s", name[nl], err);
+				p += sprintf(p, "%s\"%s\"", j ? ", " : " ",
+				    name[nl]);
+				svcof[nl++] = i;
+			}
+			p += sprintf(p, " }\n}\n");
+		}
+		w = want;
+		*w = '\0';
+		count = 0;
+		for (i = 0; i < nl; i++)
+			for (j = i + 1; j < nl; j++) {
+				if (!addr_conflict(&a[i], &a[j]))
+					continue;
+				addr_fmt(&a[i], fa, sizeof(fa));
+				addr_fmt(&a[j], fb, sizeof(fb));
+				count++;
+				if (strcmp(fa, fb) != 0)
+					w += sprintf(w, "%d:service s%d: address "
+					    "%s overlaps %s of service s%d\n",
+					    line[j], svcof[j], fb, fa,
+					    svcof[i]);
+				else if (svcof[i] == svcof[j])
+					w += sprintf(w, "%d:service s%d: address "
+					    "%s is listed twice\n", line[j],
+					    svcof[j], fb);
+				else
+					w += sprintf(w, "%d:service s%d: address "
+					    "%s is already used by service s%d\n",
+					    line[j], svcof[j], fb,
+					    svcof[i]);
+			}
+		sinkbuf[0] = '\0';
+		conf_set_sink(sink_lines);
+		cf = conf_load_buf("r", text, strlen(text), 0, &nerr);
+		conf_set_sink(NULL);
+		assert_int_equal(nerr, count);
+		if (count == 0) {
+			assert_non_null(cf);
+			conf_free(cf);
+		} else
+			assert_null(cf);
+		/* Sorted by line, stable: the all-pairs order per line. */
+		sort_lines(want);
+		if (strcmp(sinkbuf, want) != 0)
+			fail_msg("config:\n%s\ngot:\n%s\nwanted:\n%s", text,
+			    sinkbuf, want);
+	}
+	free(text);
+	free(want);
+}
+
+/* Where sections start, whatever surrounds their braces. */
+static void
+test_section_lines(void **state)
+{
+	static const char text[] =
+	    "environment = { \"A=1\" }\n"		/* a list, not a section */
+	    "environment += {\n\"B=2\" }\n"
+	    "service\n"					/* 4 */
+	    "\"a { b\" {\n"
+	    "  listen = { \"80\" } args = { '}', \"{\" }\n"
+	    "}\n"
+	    "timeout = 5 service c { }\n";		/* 8 */
+	int	*lines;
+	size_t	 n;
+
+	(void)state;
+	n = conftext_section_lines(text, &lines);
+	assert_int_equal(n, 2);
+	assert_int_equal(lines[0], 4);
+	assert_int_equal(lines[1], 8);
+	free(lines);
+	assert_int_equal(conftext_section_lines("", &lines), 0);
+	free(lines);
+}
+
+static char	 spbase[] = "/tmp/soad-unit-sp-XXXXXX";
+
+static const char *
+sp(const char *rel)
+{
+	static char	buf[4][256];
+	static int	i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", spbase, rel);
+	return buf[i];
+}
+
+static void
+sp_mkdir(const char *rel, mode_t mode, uid_t uid)
+{
+	if (mkdir(sp(rel), 0700) == -1 || chown(sp(rel), uid, 0) == -1 ||
+	    chmod(sp(rel), mode) == -1)
+		fail_msg("mkdir %s: %s", sp(rel), strerror(errno));
+}
+
+static void
+sp_symlink(const char *target, const char *rel, uid_t uid)
+{
+	if (symlink(target, sp(rel)) == -1 || lchown(sp(rel), uid, 0) == -1)
+		fail_msg("symlink %s: %s", sp(rel), strerror(errno));
+}
+
+static void
+sp_safe(const char *rel)
+{
+	char	err[512];
+
+	if (sockpath_check(sp(rel), (uid_t)-1, err, sizeof(err)) != 0)
+		fail_msg("%s refused: %s", sp(rel), err);
+}
+
+/* WANT with "BASE" standing for the temp directory. */
+static void
+sp_unsafe(const char *path, const char *want)
+{
+	char		 err[512], exp[512], *e = exp;
+	const char	*p, *q;
+
+	for (p = want; (q = strstr(p, "BASE")) != NULL; p = q + 4)
+		e += sprintf(e, "%.*s%s", (int)(q - p), p, spbase);
+	strcpy(e, p);
+	err[0] = '\0';
+	if (sockpath_check(path, (uid_t)-1, err, sizeof(err)) != -1)
+		fail_msg("%s accepted", path);
+	assert_string_equal(err, exp);
+}
+
+/* The StrictModes-like rule of sockpath.c, on real directories. */
+static void
+test_sockpath(void **state)
+{
+	int	fd;
+
+	(void)state;
+	need_root();
+	if (mkdtemp(spbase) == NULL || chmod(spbase, 0755) == -1)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	sp_mkdir("ok", 0755, 0);
+	sp_mkdir("mine", 0700, 0);
+	sp_mkdir("www", 0777, 0);
+	sp_mkdir("gw", 0770, 0);
+	sp_mkdir("sticky", 01777, 0);
+	sp_mkdir("nsticky", 01777, 65534);
+	sp_mkdir("nobody", 0755, 65534);
+	sp_mkdir("ok/deep", 0750, 0);
+	if ((fd = open(sp("file"), O_WRONLY | O_CREAT, 0600)) == -1)
+		fail_msg("open: %s", strerror(errno));
+	close(fd);
+
+	sp_safe("x.sock");
+	sp_safe("ok/x.sock");
+	sp_safe("ok/deep/x.sock");
+	sp_safe("mine/x.sock");
+	sp_safe("sticky/x.sock");		/* like /tmp */
+	sp_safe("ok/../ok/./deep//x.sock");
+	assert_int_equal(sockpath_check("/tmp/x.sock", (uid_t)-1, NULL, 0), 0);
+	assert_int_equal(sockpath_check("/x.sock", (uid_t)-1, NULL, 0), 0);
+	assert_int_equal(sockpath_check("/var/run/x.sock", (uid_t)-1, NULL, 0), 0);
+	sp_unsafe(sp("www/x.sock"), "unsafe directory BASE/www: writable "
+	    "by others (only a sticky directory owned by root may be)");
+	sp_unsafe(sp("gw/x.sock"), "unsafe directory BASE/gw: writable "
+	    "by its group (only a sticky directory owned by root may be)");
+	sp_unsafe(sp("nsticky/x.sock"), "unsafe directory BASE/nsticky: "
+	    "owned by uid 65534, not by root or soad's user");
+	sp_unsafe(sp("nobody/x.sock"), "unsafe directory BASE/nobody: "
+	    "owned by uid 65534, not by root or soad's user");
+	/* The service's own runtime directory may be the socket user's,
+	 * but nothing below it. */
+	sp_mkdir("nobody/sub", 0755, 65534);
+	assert_int_equal(sockpath_check(sp("nobody/x.sock"), 65534, NULL, 0),
+	    0);
+	assert_int_equal(sockpath_check(sp("nobody/sub/x.sock"), 65534, NULL,
+	    0), -1);
+	assert_int_equal(sockpath_check(sp("nobody/x.sock"), 1, NULL, 0), -1);
+	sp_unsafe(sp("www/../ok/x.sock"), "unsafe directory BASE/www: "
+	    "writable by others (only a sticky directory owned by root may "
+	    "be)");
+	sp_unsafe(sp("missing/x.sock"), "directory BASE/missing: No such "
+	    "file or directory");
+	sp_unsafe(sp("file/x.sock"), "BASE/file is not a directory");
+	sp_unsafe("x.sock", "x.sock is not an absolute path");
+	sp_unsafe(sp("ok/"), "BASE/ok/ names no file");
+
+	/* Links: root's are followed, wherever they point, through the
+	 * same rule; another user's are not, even in a safe place. */
+	sp_symlink(sp("ok"), "abs", 0);
+	sp_symlink("ok/deep", "rel", 0);
+	sp_symlink("../ok", "ok/up", 0);
+	sp_symlink(sp("ok"), "sticky/rootlink", 0);
+	sp_symlink(sp("ok"), "sticky/evil", 65534);
+	sp_symlink(sp("ok"), "nlink", 65534);
+	sp_symlink(sp("www"), "towww", 0);
+	sp_symlink("loop", "loop", 0);
+	sp_symlink("/nonexistent", "ok/final.sock", 0);
+	sp_safe("abs/x.sock");
+	sp_safe("rel/x.sock");
+	sp_safe("ok/up/deep/x.sock");
+	sp_safe("sticky/rootlink/x.sock");
+	sp_unsafe(sp("sticky/evil/x.sock"), "unsafe symbolic link "
+	    "BASE/sticky/evil: owned by uid 65534, not by root or soad's "
+	    "user");
+	sp_unsafe(sp("nlink/x.sock"), "unsafe symbolic link BASE/nlink: "
+	    "owned by uid 65534, not by root or soad's user");
+	sp_unsafe(sp("towww/x.sock"), "unsafe directory BASE/www: writable "
+	    "by others (only a sticky directory owned by root may be)");
+	sp_unsafe(sp("loop/x.sock"), "BASE/loop/x.sock: Too many levels of "
+	    "symbolic links");
+	sp_unsafe(sp("ok/final.sock"), "BASE/ok/final.sock is a symbolic "
+	    "link");
+
+	/* As another user, root's directories still pass, and that user's
+	 * own count as safe. */
+	if (seteuid(65534) == -1)
+		fail_msg("seteuid: %s", strerror(errno));
+	assert_int_equal(sockpath_check("/tmp/x.sock", (uid_t)-1, NULL, 0), 0);
+	assert_int_equal(sockpath_check(sp("nobody/x.sock"), (uid_t)-1, NULL, 0), 0);
+	assert_int_equal(sockpath_check(sp("ok/x.sock"), (uid_t)-1, NULL, 0), 0);
+	if (seteuid(0) == -1)
+		fail_msg("seteuid: %s", strerror(errno));
+	if (system("rm -rf /tmp/soad-unit-sp-*") != 0)
+		fail_msg("rm -rf %s", spbase);
+}
+
+/* soad -n refuses the sockets that can never be bound. */
+static void
+test_socket_files(void **state)
+{
+	char		 dir[] = "/tmp/soad-unit-sf-XXXXXX", text[2048];
+	char		 want[2048];
+	int		 nerr;
+	struct conf	*cf;
+
+	(void)state;
+	need_root();
+	if (mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	if (mkdir("/tmp/soad-unit-sf-www", 0777) == -1 && errno != EEXIST)
+		fail_msg("mkdir: %s", strerror(errno));
+	chmod("/tmp/soad-unit-sf-www", 0777);
+	snprintf(text, sizeof(text),
+	    "service a {\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tlisten = { \"%s/a.sock\", \"%s/missing/a.sock\" }\n"
+	    "}\n"
+	    "service b {\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tlisten = { \"%s\" }\n"
+	    "}\n"
+	    "service c {\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tlisten = { \"/tmp/soad-unit-sf-www/c.sock\" }\n"
+	    "}\n"
+	    "service d {\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tlisten = { \"/bin/true\" }\n"
+	    "}\n", dir, dir, dir);
+	/* Without CONF_CHECK_FILES nothing is looked at on disk. */
+	cf = load_ok(text, 0);
+	conf_free(cf);
+	snprintf(want, sizeof(want),
+	    "FILE:3: service a: socket %s/missing/a.sock: directory "
+	    "%s/missing: No such file or directory\n"
+	    "FILE:7: service b: socket %s: the path exists and is not a "
+	    "socket\n"
+	    "FILE:11: service c: socket /tmp/soad-unit-sf-www/c.sock: "
+	    "unsafe directory /tmp/soad-unit-sf-www: writable by others (only "
+	    "a sticky directory owned by root may be)\n"
+	    "FILE:15: service d: socket /bin/true: the path exists and is "
+	    "not a socket\n", dir, dir, dir);
+	load_bad(text, CONF_CHECK_FILES | CONF_CHECK_SOCKETS, 4, want);
+	(void)nerr;
+	rmdir("/tmp/soad-unit-sf-www");
+	rmdir(dir);
+}
+
+/* Without root, a socket can only be given soad's own user and groups. */
+static void
+test_socket_owner_unprivileged(void **state)
+{
+	static const char head[] =
+	    "service a {\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tlisten = { \"/run/soad-unit.sock\" }\n";
+	char		 text[1024];
+	struct conf	*cf;
+	gid_t		 gid = 65534;
+
+	(void)state;
+	need_root();
+	if (setgroups(1, &gid) == -1 || setegid(65534) == -1 ||
+	    seteuid(65534) == -1)
+		fail_msg("set ids: %s", strerror(errno));
+	snprintf(text, sizeof(text), "%s\tsocket-user = \"root\"\n}\n", head);
+	load_bad(text, 0, 1, "FILE:4: service a: socket-user root needs soad "
+	    "to run as root\n");
+	snprintf(text, sizeof(text), "%s\tsocket-group = \"root\"\n}\n",
+	    head);
+	load_bad(text, 0, 1, "FILE:4: service a: socket-group root needs soad "
+	    "to run as root or as a member of it\n");
+	/* Globally set: reported once; a TCP-only service is not hurt. */
+	load_bad("socket-user = \"daemon\"\n"
+	    "service t { server = \"/bin/true\" listen = \"8080\" }\n"
+	    "service a { server = \"/bin/true\" listen = \"/run/a.sock\" }\n"
+	    "service b { server = \"/bin/true\" listen = \"/run/b.sock\" }\n",
+	    0, 1, "FILE:1: socket-user daemon needs soad to run as root\n");
+	snprintf(text, sizeof(text), "%s\tsocket-user = \"nobody\"\n"
+	    "\tsocket-group = \"nogroup\"\n}\n", head);
+	cf = load_ok(text, 0);
+	conf_free(cf);
+	if (seteuid(0) == -1 || setegid(0) == -1)
+		fail_msg("seteuid: %s", strerror(errno));
+	gid = 0;
+	(void)setgroups(1, &gid);
+}
+
+static void
+test_nofile_needed(void **state)
+{
+	struct conf	*cf;
+
+	(void)state;
+	cf = load_ok(
+	    "service a { server = \"/bin/true\" listen = { \"1\", \"2\" } }\n"
+	    "service b { server = \"/bin/true\" listen = \"3\" }\n", 0);
+	assert_int_equal(conf_nofile_needed(cf), 32 + (2 + 2) + (1 + 2));
+	conf_free(cf);
 }
 
 int
@@ -1042,6 +1628,17 @@ main(void)
 		cmocka_unit_test_teardown(test_syntax_errors, teardown),
 		cmocka_unit_test_teardown(test_no_service, teardown),
 		cmocka_unit_test_teardown(test_unreadable, teardown),
+		cmocka_unit_test_teardown(test_decimal, teardown),
+		cmocka_unit_test_teardown(test_file_types, teardown),
+		cmocka_unit_test_teardown(test_sink, teardown),
+		cmocka_unit_test_teardown(test_duplicates, teardown),
+		cmocka_unit_test(test_section_lines),
+		cmocka_unit_test_teardown(test_addresses_random, teardown),
+		cmocka_unit_test_teardown(test_sockpath, teardown),
+		cmocka_unit_test_teardown(test_socket_files, teardown),
+		cmocka_unit_test_teardown(test_socket_owner_unprivileged,
+		    teardown),
+		cmocka_unit_test_teardown(test_nofile_needed, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1032 @@
+/*
+ * soad.conf through libconfuse: the schema, per-key validators that note
+ * where each key was set, and the second pass that turns the parsed tree
+ * into a struct conf (conf.c owns the structure, the cross-service checks
+ * and the error sink).
+ *
+ * Errors are collected, not stopped at the first: every validator notes
+ * "FILE:LINE: message" for its own key and lets the parse go on, the
+ * second pass adds every per-service and cross-service problem, and
+ * conf_load() then passes them all to the sink in line order and returns
+ * NULL with the number of errors.  Keys that libconfuse only reports at
+ * section level (a missing key) point at the section's closing brace, the
+ * line libconfuse knows for the section.
+ *
+ * Linear in the number of services: each section is taken out of
+ * libconfuse as soon as it is parsed (its own title check is quadratic),
+ * key lines live in a per-section table, duplicate names are found by
+ * sorting.  libconfuse's tree is freed before conf_load() returns.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "soad.h"
+
+#define MAX_TIMEOUT	(365L * 24 * 3600)
+
+/* Keys a service inherits from the global section. */
+#define COMMON_OPTS(nodef)						\
+	CFG_INT_CB("timeout", 300, (nodef), parse_decimal),		\
+	CFG_STR("stop-signal", "TERM", (nodef)),			\
+	CFG_INT_CB("kill-timeout", 10, (nodef), parse_decimal),		\
+	CFG_INT_CB("backlog", 1024, (nodef), parse_decimal),		\
+	CFG_STR("user", NULL, CFGF_NODEFAULT),				\
+	CFG_STR("socket-user", NULL, CFGF_NODEFAULT),			\
+	CFG_STR("socket-group", NULL, CFGF_NODEFAULT),			\
+	CFG_STR("socket-mode", "0660", (nodef)),			\
+	CFG_STR("umask", "022", (nodef)),				\
+	CFG_STR("directory", "/", (nodef)),				\
+	CFG_STR_LIST("environment", NULL, CFGF_NODEFAULT),		\
+	CFG_BOOL("fd0", cfg_false, (nodef)),				\
+	CFG_STR("limit-nofile", NULL, CFGF_NODEFAULT),			\
+	CFG_STR("limit-nproc", NULL, CFGF_NODEFAULT),			\
+	CFG_STR("limit-core", NULL, CFGF_NODEFAULT),			\
+	CFG_STR("limit-as", NULL, CFGF_NODEFAULT)
+
+static const char *limit_keys[LIM_COUNT] = {
+	"limit-nofile", "limit-nproc", "limit-core", "limit-as"
+};
+
+/*
+ * Every key a section can hold; a section's key lines are indexed by
+ * these, so finding where a key was set costs nothing.
+ */
+static const char *keys[] = {
+	"timeout", "stop-signal", "kill-timeout", "backlog", "user",
+	"socket-user", "socket-group", "socket-mode", "umask", "directory",
+	"environment", "fd0", "limit-nofile", "limit-nproc", "limit-core",
+	"limit-as", "listen", "server", "args",
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/*
+ * A service section, taken from libconfuse as soon as it is parsed (see
+ * v_service()), with the line of each of its keys (0: not set).
+ */
+struct section {
+	cfg_t		*se_sec;
+	cfg_value_t	*se_val;	/* libconfuse's wrapper, freed with it */
+	int		 se_open;	/* line of "service NAME {" */
+	int		 se_dup;	/* an earlier section has its name */
+	int		 se_lines[NKEYS];
+};
+
+static struct {
+	struct section	*secs;
+	size_t		 nsecs, secsize;
+	int		 cur[NKEYS];	/* the section being parsed */
+	int		 glob[NKEYS];	/* the global section */
+	int		 globchecked[NKEYS]; /* global value was checked */
+	int		*opens;		/* lines of section openings */
+	size_t		 nopens;
+	int		 badint;	/* the last integer was not decimal */
+	int		 lastline;	/* the file's last line */
+	int		 unclosed;	/* the sentinel met an open brace */
+	const struct section *building;	/* the second pass's section */
+	uid_t		 euid;
+	gid_t		 egid;
+	char		*euser;		/* soad's own user name */
+	struct passwd	 pw;		/* the last user looked up */
+	char		*pwkey;		/* ... by this name */
+	int		 pwfound;
+	gid_t		 grgid;		/* the last group looked up */
+	char		*grkey;
+	int		 grfound;
+} P;
+
+/*
+ * libconfuse takes an end of file inside a section (or list) as its end,
+ * so conf_load() parses the file followed by this key at level 0: inside
+ * a section left open it is an error that names the key.
+ */
+#define SENTINEL	"__soad_end_of_file__"
+
+static void
+confuse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char	*msg;
+
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	if (strstr(msg, SENTINEL) != NULL) {
+		P.unclosed = 1;
+		free(msg);
+	} else {
+		/* An open string runs into the sentinel: end of the file. */
+		conf_error(cfg == NULL ? 0 : cfg->line > P.lastline ?
+		    P.lastline : cfg->line, "%s", msg);
+		free(msg);
+	}
+}
+
+static int
+key_index(const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i], key) == 0)
+			return (int)i;
+	fatalx("conf: unknown key %s", key);
+}
+
+/* KEY was just set in CFG: a service section (titled) or the global one. */
+static void
+keyline_add(cfg_t *cfg, const char *key)
+{
+	if (cfg_title(cfg) != NULL)
+		P.cur[key_index(key)] = cfg->line;
+	else
+		P.glob[key_index(key)] = cfg->line;
+}
+
+/* Where KEY was last set in section SE, or globally if SE is NULL. */
+static int
+keyline_get(const struct section *se, const char *key, int dflt)
+{
+	int	line;
+
+	line = se == NULL ? P.glob[key_index(key)] :
+	    se->se_lines[key_index(key)];
+	return line != 0 ? line : dflt;
+}
+
+/*
+ * Validators: each sees its key's own line in cfg->line.  libconfuse calls
+ * a list's validator after every element and again at its closing brace,
+ * so lists are only located here and checked in the second pass.
+ */
+
+/*
+ * Integer keys are decimal: libconfuse alone would read them as C
+ * literals (010 is 8, 0x10 is 16).  A value that is not a decimal number
+ * is reported here and the parse goes on; its validator then skips the
+ * range check.
+ */
+static int
+parse_decimal(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const char	*s = value;
+	long		 v = 0;
+	int		 neg = 0, d;
+
+	*(long *)result = 0;
+	if (s == NULL)
+		return -1;
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	if (*s == '\0')
+		goto bad;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			goto bad;
+		d = *s - '0';
+		if (v > (LONG_MAX - d) / 10) {
+			conf_error(cfg->line, "%s: \"%s\" is out of range",
+			    opt->name, value);
+			P.badint = 1;
+			return 0;
+		}
+		v = v * 10 + d;
+	}
+	*(long *)result = neg ? -v : v;
+	return 0;
+bad:
+	conf_error(cfg->line, "%s must be a decimal number, not \"%s\"",
+	    opt->name, value);
+	P.badint = 1;
+	return 0;
+}
+
+static int
+v_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
+{
+	long	v = cfg_opt_getnint(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (P.badint)
+		P.badint = 0;
+	else if (v < lo || v > hi)
+		conf_error(cfg->line, "%s must be from %ld to %ld, not %ld",
+		    opt->name, lo, hi, v);
+	return 0;
+}
+
+static int
+v_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 0, MAX_TIMEOUT);
+}
+
+static int
+v_kill_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 0, 86400);
+}
+
+static int
+v_backlog(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 1, 65535);
+}
+
+static int
+v_signal(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || conf_signal_parse(s) == -1)
+		conf_error(cfg->line, "%s: unknown signal \"%s\" (use a name "
+		    "such as TERM or a number)", opt->name, s ? s : "");
+	return 0;
+}
+
+static int
+v_octal(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	mode_t		 m;
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || conf_parse_octal(s, &m) == -1)
+		conf_error(cfg->line, "%s must be an octal mode from 0 to 0777, "
+		    "not \"%s\"", opt->name, s ? s : "");
+	return 0;
+}
+
+static rlim_t
+nofile_ceiling(void)
+{
+	FILE			*fp;
+	unsigned long long	 v;
+
+	if ((fp = fopen("/proc/sys/fs/nr_open", "r")) != NULL) {
+		if (fscanf(fp, "%llu", &v) != 1)
+			v = 1048576;
+		fclose(fp);
+		return (rlim_t)v;
+	}
+	return RLIM_INFINITY - 1;	/* elsewhere: only "unlimited" fails */
+}
+
+static int
+v_limit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+	rlim_t		 v;
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || conf_parse_limit(s, &v) == -1)
+		conf_error(cfg->line, "%s must be a number or \"unlimited\", "
+		    "not \"%s\"", opt->name, s ? s : "");
+	else if (strcmp(opt->name, "limit-nofile") == 0 &&
+	    v > nofile_ceiling())
+		/* setrlimit() refuses it even as root: every start would
+		 * fail.  Linux's ceiling is fs.nr_open. */
+		conf_error(cfg->line, "limit-nofile must be at most %llu (the "
+		    "kernel's fs.nr_open), not \"%s\"",
+		    (unsigned long long)nofile_ceiling(), s);
+	return 0;
+}
+
+static int
+v_server(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || *s != '/')
+		conf_error(cfg->line, "server \"%s\" must be an absolute path",
+		    s ? s : "");
+	return 0;
+}
+
+static int
+v_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	keyline_add(cfg, opt->name);
+	return 0;
+}
+
+/*
+ * A service section has just been parsed: take it out of libconfuse's
+ * list.  libconfuse compares every new section's title with every one
+ * before it, which is quadratic; with the list kept empty it compares
+ * none, and duplicate names are found by sorting in the second pass.
+ */
+static int
+v_service(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct section	*se;
+	size_t		 size;
+
+	(void)cfg;
+	if (opt->nvalues != 1)
+		fatalx("conf: %u service sections at once", opt->nvalues);
+	if (P.nsecs == P.secsize) {
+		size = P.secsize == 0 ? 16 : P.secsize * 2;
+		if ((se = reallocarray(P.secs, size, sizeof(*se))) == NULL)
+			fatal("reallocarray");
+		P.secs = se;
+		P.secsize = size;
+	}
+	se = &P.secs[P.nsecs];
+	se->se_val = opt->values[0];
+	se->se_sec = se->se_val->section;
+	se->se_dup = 0;
+	se->se_open = P.nsecs < P.nopens ? P.opens[P.nsecs] : 0;
+	if (se->se_open == 0 || se->se_open > se->se_sec->line)
+		se->se_open = se->se_sec->line;
+	memcpy(se->se_lines, P.cur, sizeof(se->se_lines));
+	memset(P.cur, 0, sizeof(P.cur));
+	P.nsecs++;
+	opt->nvalues = 0;
+	return 0;
+}
+
+static const struct {
+	const char		*key;
+	cfg_validate_callback_t	 fn;
+} validators[] = {
+	{ "timeout", v_timeout }, { "kill-timeout", v_kill_timeout },
+	{ "backlog", v_backlog }, { "stop-signal", v_signal },
+	{ "socket-mode", v_octal }, { "umask", v_octal },
+	{ "limit-nofile", v_limit }, { "limit-nproc", v_limit },
+	{ "limit-core", v_limit }, { "limit-as", v_limit },
+	{ "environment", v_line }, { "user", v_line },
+	{ "socket-user", v_line }, { "socket-group", v_line },
+	{ "directory", v_line }, { "fd0", v_line },
+};
+
+/* Second pass: a service's settings, each falling back to the global. */
+
+/*
+ * The section whose KEY applies: the service's if set there, even to an
+ * empty list (lists are replaced, not merged), else the global one.
+ */
+static cfg_t *
+pick(cfg_t *sec, cfg_t *glob, const char *key)
+{
+	cfg_opt_t	*opt = cfg_getopt(sec, key);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED) ? sec : glob;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if (s == NULL)
+		return NULL;
+	if ((p = strdup(s)) == NULL)
+		fatal("strdup");
+	return p;
+}
+
+static char **
+strv(cfg_t *c, const char *key, const char *dflt)
+{
+	unsigned int	  i, n = cfg_size(c, key);
+	char		**v;
+
+	if ((v = calloc(n + 2, sizeof(*v))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(cfg_getnstr(c, key, i));
+	if (n == 0 && dflt != NULL)
+		v[0] = xstrdup(dflt);
+	return v;
+}
+
+static int
+valid_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > SOAD_FDNAME_MAX)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' &&
+		    *s != '.')
+			return 0;
+	return 1;
+}
+
+/*
+ * getpwnam() and getgrnam() read the whole database each time, and a user
+ * set globally is looked up again for every service: remember the last
+ * answer.  Only pw_name, pw_uid and pw_gid of the result are valid.
+ */
+static const struct passwd *
+user_lookup(const char *name)
+{
+	struct passwd	*pw;
+
+	if (P.pwkey == NULL || strcmp(P.pwkey, name) != 0) {
+		free(P.pwkey);
+		free(P.pw.pw_name);
+		memset(&P.pw, 0, sizeof(P.pw));
+		P.pwkey = xstrdup(name);
+		if ((P.pwfound = (pw = getpwnam(name)) != NULL)) {
+			P.pw.pw_name = xstrdup(pw->pw_name);
+			P.pw.pw_uid = pw->pw_uid;
+			P.pw.pw_gid = pw->pw_gid;
+		}
+	}
+	return P.pwfound ? &P.pw : NULL;
+}
+
+static int
+group_lookup(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+
+	if (P.grkey == NULL || strcmp(P.grkey, name) != 0) {
+		free(P.grkey);
+		P.grkey = xstrdup(name);
+		if ((P.grfound = (gr = getgrnam(name)) != NULL))
+			P.grgid = gr->gr_gid;
+	}
+	*gid = P.grgid;
+	return P.grfound ? 0 : -1;
+}
+
+/*
+ * A group name, or a number made of digits only: strtoul would turn "-1"
+ * into (gid_t)-1, which setresgid(2) takes as "leave unchanged".
+ */
+static int
+lookup_group(const char *s, gid_t *gid)
+{
+	const char	*p;
+	unsigned long	 v;
+
+	if (group_lookup(s, gid) == 0)
+		return 0;
+	if (*s == '\0' || strlen(s) > 10)
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	errno = 0;
+	v = strtoul(s, NULL, 10);
+	if (errno != 0 || v >= (unsigned long)(gid_t)-1)
+		return -1;
+	*gid = (gid_t)v;
+	return 0;
+}
+
+/*
+ * SRC is the section (the service's or the global one) whose KEY service
+ * SC uses.  A value inherited from the global section is checked once,
+ * not once per service: key_checked() says whether it was, and marks it.
+ */
+static int
+key_checked(cfg_t *src, const char *key)
+{
+	int	k, r;
+
+	if (cfg_title(src) != NULL || P.glob[k = key_index(key)] == 0)
+		return 0;
+	r = P.globchecked[k];
+	P.globchecked[k] = 1;
+	return r;
+}
+
+static int
+key_lineno(cfg_t *src, const struct svc_conf *sc, const char *key)
+{
+	if (cfg_title(src) == NULL)
+		return keyline_get(NULL, key, 0);
+	return keyline_get(P.building, key, sc->sc_line);
+}
+
+/*
+ * A problem with the value SRC gives KEY in service SC, reported at the
+ * key's line; an inherited global value once, without a service name.
+ */
+static void
+key_err(cfg_t *src, const struct svc_conf *sc, const char *key,
+    const char *fmt, ...)
+    __attribute__((__format__(printf, 4, 5)));
+
+static void
+key_err(cfg_t *src, const struct svc_conf *sc, const char *key,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	if (key_checked(src, key))
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	if (cfg_title(src) == NULL)
+		conf_error(key_lineno(src, sc, key), "%s", msg);
+	else
+		conf_error(key_lineno(src, sc, key), "service %s: %s",
+		    sc->sc_name, msg);
+	free(msg);
+}
+
+/* NAME=value, NAME of [A-Za-z0-9_] not starting with a digit. */
+static void
+check_env(cfg_t *src, const struct svc_conf *sc)
+{
+	unsigned int	 i;
+	const char	*s, *p;
+	int		 line;
+
+	if (key_checked(src, "environment"))
+		return;
+	line = key_lineno(src, sc, "environment");
+	for (i = 0; i < cfg_size(src, "environment"); i++) {
+		s = cfg_getnstr(src, "environment", i);
+		for (p = s; *p != '\0' && *p != '='; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				break;
+		if (*p != '=' || p == s || isdigit((unsigned char)*s))
+			conf_error(line, "environment \"%s\" must be "
+			    "NAME=value", s);
+		else if (strncmp(s, "LISTEN_", 7) == 0)
+			conf_error(line, "environment \"%s\": LISTEN_* is "
+			    "set by soad", s);
+	}
+}
+
+/* "user" or "user:group"; the group defaults to the user's primary one. */
+static int
+resolve_user(struct svc_conf *sc, cfg_t *src, const char *spec)
+{
+	const struct passwd *pw;
+	char		*u, *g;
+
+	u = xstrdup(spec);
+	if ((g = strchr(u, ':')) != NULL)
+		*g++ = '\0';
+	if ((pw = user_lookup(u)) == NULL) {
+		key_err(src, sc, "user", "no such user \"%s\"", u);
+		free(u);
+		return -1;
+	}
+	sc->sc_setuser = 1;
+	sc->sc_user = xstrdup(pw->pw_name);
+	sc->sc_uid = pw->pw_uid;
+	sc->sc_gid = pw->pw_gid;
+	if (g != NULL && lookup_group(g, &sc->sc_gid) == -1) {
+		key_err(src, sc, "user", "no such group \"%s\"", g);
+		free(u);
+		return -1;
+	}
+	free(u);
+	return 0;
+}
+
+static char *
+absolute_dir(const char *d)
+{
+	char	 cwd[PATH_MAX];
+	char	*p;
+
+	if (*d == '/')
+		return xstrdup(d);
+	/* Relative to where soad was started, resolved once here. */
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	if (asprintf(&p, "%s/%s", cwd, d) == -1)
+		fatal("asprintf");
+	return p;
+}
+
+static int
+has_unix(const struct svc_conf *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->sc_nlisten; i++)
+		if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
+			return 1;
+	return 0;
+}
+
+static int
+in_groups(gid_t g)
+{
+	gid_t	*v;
+	int	 i, n, r = 0;
+
+	if (g == P.egid)
+		return 1;
+	if ((n = getgroups(0, NULL)) <= 0)
+		return 0;
+	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
+		fatal("calloc");
+	if ((n = getgroups(n, v)) > 0)
+		for (i = 0; i < n && !r; i++)
+			r = v[i] == g;
+	free(v);
+	return r;
+}
+
+/*
+ * Without root, lchown(2) can give a socket only soad's own user and one
+ * of its groups: any other socket-user or socket-group fails every bind.
+ */
+static void
+check_sock_owner(const struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
+{
+	cfg_t		*usrc, *gsrc;
+	const char	*u, *g;
+
+	if (P.euid == 0)
+		return;
+	usrc = pick(sec, glob, "socket-user");
+	gsrc = pick(sec, glob, "socket-group");
+	u = cfg_getstr(usrc, "socket-user");
+	g = cfg_getstr(gsrc, "socket-group");
+	if (u != NULL && sc->sc_sock_uid != P.euid)
+		key_err(usrc, sc, "socket-user", "socket-user %s needs soad to "
+		    "run as root", u);
+	else if (g != NULL && !in_groups(sc->sc_sock_gid))
+		key_err(gsrc, sc, "socket-group", "socket-group %s needs soad "
+		    "to run as root or as a member of it", g);
+	else if (u != NULL && g == NULL && !in_groups(sc->sc_sock_gid))
+		key_err(usrc, sc, "socket-user", "socket-user %s: its group "
+		    "needs soad to run as root or as a member of it", u);
+}
+
+static struct svc_conf *
+build_service(cfg_t *glob, const struct section *se, int flags)
+{
+	cfg_t		*sec = se->se_sec;
+	struct svc_conf	*sc;
+	cfg_t		*src;
+	const char	*s, *rest;
+	char		 name[SOAD_FDNAME_MAX + 1], err[256];
+	struct stat	 st;
+	unsigned int	 i;
+	int		 line, k, r;
+	gid_t		 g;
+	const struct passwd *pw;
+
+	P.building = se;
+	if ((sc = calloc(1, sizeof(*sc))) == NULL)
+		fatal("calloc");
+	sc->sc_name = xstrdup(cfg_title(sec));
+	sc->sc_line = sec->line;
+	if (!valid_name(sc->sc_name))
+		conf_error(sc->sc_line, "service name \"%s\" must be 1 to %d "
+		    "characters of [A-Za-z0-9_.-]", sc->sc_name,
+		    SOAD_FDNAME_MAX);
+
+	/* listen; a bad address keeps ad_family 0 */
+	line = keyline_get(P.building, "listen", sc->sc_line);
+	sc->sc_nlisten = cfg_size(sec, "listen");
+	if (sc->sc_nlisten == 0)
+		conf_error(sc->sc_line, "service %s: no listen address",
+		    sc->sc_name);
+	if (sc->sc_nlisten > SOAD_MAXLISTEN) {
+		conf_error(line, "more than %d listen addresses",
+		    SOAD_MAXLISTEN);
+		sc->sc_nlisten = SOAD_MAXLISTEN;
+	}
+	if ((sc->sc_listen = calloc(sc->sc_nlisten + 1,
+	    sizeof(*sc->sc_listen))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < sc->sc_nlisten; i++) {
+		s = cfg_getnstr(sec, "listen", i);
+		r = addr_split_name(s, name, sizeof(name), &rest);
+		sc->sc_listen[i].lc_fdname = xstrdup(r == 1 ? name :
+		    sc->sc_name);
+		sc->sc_listen[i].lc_line = line;
+		if (r == -1)
+			conf_error(line, "listen \"%s\": name longer than %d "
+			    "bytes", s, SOAD_FDNAME_MAX);
+		else if (addr_parse(rest, &sc->sc_listen[i].lc_addr, err,
+		    sizeof(err)) == -1)
+			conf_error(line, "%s", err);
+	}
+
+	/* server, args */
+	if ((s = cfg_getstr(sec, "server")) == NULL)
+		conf_error(sc->sc_line, "service %s: no server given",
+		    sc->sc_name);
+	sc->sc_server = xstrdup(s);
+	sc->sc_argv = strv(sec, "args", s);
+	if (pick(sec, glob, "args") == sec && cfg_size(sec, "args") == 0)
+		conf_error(sc->sc_line, "service %s: args needs at least argv[0]",
+		    sc->sc_name);
+	if (s != NULL && *s == '/' && (flags & CONF_CHECK_FILES))
+		conf_check_exec(sc, keyline_get(P.building, "server",
+		    sc->sc_line));
+
+	/* plain inherited values */
+	sc->sc_timeout = cfg_getint(pick(sec, glob, "timeout"), "timeout");
+	sc->sc_kill_timeout = cfg_getint(pick(sec, glob, "kill-timeout"),
+	    "kill-timeout");
+	sc->sc_backlog = (int)cfg_getint(pick(sec, glob, "backlog"),
+	    "backlog");
+	sc->sc_stop_signal = conf_signal_parse(cfg_getstr(pick(sec, glob,
+	    "stop-signal"), "stop-signal"));
+	(void)conf_parse_octal(cfg_getstr(pick(sec, glob, "umask"), "umask"),
+	    &sc->sc_umask);
+	(void)conf_parse_octal(cfg_getstr(pick(sec, glob, "socket-mode"),
+	    "socket-mode"), &sc->sc_sock_mode);
+	sc->sc_fd0 = cfg_getbool(pick(sec, glob, "fd0"), "fd0");
+	src = pick(sec, glob, "environment");
+	sc->sc_env = strv(src, "environment", NULL);
+	check_env(src, sc);
+	for (k = 0; k < LIM_COUNT; k++) {
+		s = cfg_getstr(pick(sec, glob, limit_keys[k]), limit_keys[k]);
+		if (s != NULL && conf_parse_limit(s, &sc->sc_limits[k].lm_value)
+		    == 0)
+			sc->sc_limits[k].lm_set = 1;
+	}
+
+	/* directory */
+	src = pick(sec, glob, "directory");
+	sc->sc_dir = absolute_dir(cfg_getstr(src, "directory"));
+	if ((flags & CONF_CHECK_FILES) && stat(sc->sc_dir, &st) == -1)
+		key_err(src, sc, "directory", "directory %s: %s", sc->sc_dir,
+		    strerror(errno));
+	else if ((flags & CONF_CHECK_FILES) && !S_ISDIR(st.st_mode))
+		key_err(src, sc, "directory", "directory %s is not a "
+		    "directory", sc->sc_dir);
+
+	/* user; default: soad's own */
+	sc->sc_uid = P.euid;
+	sc->sc_gid = P.egid;
+	src = pick(sec, glob, "user");
+	if ((s = cfg_getstr(src, "user")) != NULL) {
+		/* Without root soad cannot change ids: spawn skips the drop. */
+		if (resolve_user(sc, src, s) == 0 && P.euid != 0 &&
+		    (sc->sc_uid != P.euid || sc->sc_gid != P.egid))
+			key_err(src, sc, "user", "user %s needs soad to run as "
+			    "root", s);
+	} else
+		sc->sc_user = xstrdup(P.euser);
+
+	/* UNIX socket owner: the service's user and group unless given. */
+	sc->sc_sock_uid = sc->sc_uid;
+	sc->sc_sock_gid = sc->sc_gid;
+	src = pick(sec, glob, "socket-user");
+	if ((s = cfg_getstr(src, "socket-user")) != NULL) {
+		if ((pw = user_lookup(s)) == NULL)
+			key_err(src, sc, "socket-user", "no such socket-user "
+			    "\"%s\"", s);
+		else {
+			sc->sc_sock_uid = pw->pw_uid;
+			sc->sc_sock_gid = pw->pw_gid;
+		}
+	}
+	src = pick(sec, glob, "socket-group");
+	if ((s = cfg_getstr(src, "socket-group")) != NULL) {
+		if (lookup_group(s, &g) == -1)
+			key_err(src, sc, "socket-group", "no such socket-group "
+			    "\"%s\"", s);
+		else
+			sc->sc_sock_gid = g;
+	}
+	if (has_unix(sc))
+		check_sock_owner(sc, sec, glob);
+	/* Only for -n: at start-up a bind that fails is retried. */
+	if (flags & CONF_CHECK_SOCKETS)
+		for (i = 0; i < sc->sc_nlisten; i++)
+			if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
+				conf_check_socket(sc, &sc->sc_listen[i]);
+	return sc;
+}
+
+/* By name, then by file order: a name's first section sorts first. */
+static int
+section_cmp(const void *x, const void *y)
+{
+	const struct section	*a = *(const struct section * const *)x;
+	const struct section	*b = *(const struct section * const *)y;
+	int			 r;
+
+	if ((r = strcmp(cfg_title(a->se_sec), cfg_title(b->se_sec))) != 0)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+/* Marks and reports every section whose name an earlier one has. */
+static void
+check_duplicates(void)
+{
+	struct section	**v;
+	size_t		  i, j;
+
+	if ((v = calloc(P.nsecs + 1, sizeof(*v))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < P.nsecs; i++)
+		v[i] = &P.secs[i];
+	qsort(v, P.nsecs, sizeof(*v), section_cmp);
+	for (i = 0; i < P.nsecs; i = j)
+		for (j = i + 1; j < P.nsecs && strcmp(cfg_title(v[i]->se_sec),
+		    cfg_title(v[j]->se_sec)) == 0; j++) {
+			v[j]->se_dup = 1;
+			conf_error(v[j]->se_open, "service %s is already defined "
+			    "at line %d", cfg_title(v[j]->se_sec),
+			    v[i]->se_open);
+		}
+	free(v);
+}
+
+static void
+sections_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < P.nsecs; i++) {
+		P.secs[i].se_sec->path = NULL;	/* libconfuse's, shared */
+		cfg_free(P.secs[i].se_sec);
+		free(P.secs[i].se_val);
+	}
+	free(P.secs);
+}
+
+/* Parse and check BUF (LEN bytes, NUL-terminated, ours to change). */
+static struct conf *
+parse(char *buf, size_t len, int flags)
+{
+	cfg_opt_t	 svc_opts[] = {
+		COMMON_OPTS(CFGF_NODEFAULT),
+		CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
+		CFG_STR("server", NULL, CFGF_NODEFAULT),
+		CFG_STR_LIST("args", NULL, CFGF_NODEFAULT),
+		CFG_END()
+	};
+	cfg_opt_t	 opts[] = {
+		COMMON_OPTS(CFGF_NONE),
+		CFG_SEC("service", svc_opts, CFGF_MULTI | CFGF_TITLE),
+		CFG_INT(SENTINEL, 0, CFGF_NONE),
+		CFG_END()
+	};
+	static const char tail[] = "\n" SENTINEL " = 1\n";
+	struct passwd	*pw;
+	struct conf	*cf = NULL;
+	cfg_t		*cfg;
+	char		 path[64], *p;
+	size_t		 i;
+	int		 r, line;
+
+	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
+		fatal("cfg_init");
+	cfg_set_error_function(cfg, confuse_errfunc);
+	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++) {
+		cfg_set_validate_func(cfg, validators[i].key, validators[i].fn);
+		snprintf(path, sizeof(path), "service|%s", validators[i].key);
+		cfg_set_validate_func(cfg, path, validators[i].fn);
+	}
+	cfg_set_validate_func(cfg, "service|listen", v_line);
+	cfg_set_validate_func(cfg, "service|server", v_server);
+	cfg_set_validate_func(cfg, "service|args", v_line);
+	cfg_set_validate_func(cfg, "service", v_service);
+
+	if (memchr(buf, '\0', len) != NULL) {
+		conf_error(0, "cannot read: the file contains a NUL byte");
+		goto done;
+	}
+	if ((line = conftext_strip_comments(buf)) != 0) {
+		conf_error(line, "unterminated comment");
+		goto done;
+	}
+	P.nopens = conftext_section_lines(buf, &P.opens);
+	P.lastline = 1;
+	for (i = 0; i < len; i++)
+		if (buf[i] == '\n' && i + 1 < len)
+			P.lastline++;
+	if ((p = realloc(buf, len + sizeof(tail))) == NULL)
+		fatal("realloc");
+	buf = p;
+	memcpy(buf + len, tail, sizeof(tail));
+	r = cfg_parse_buf(cfg, buf);
+	if (P.unclosed) {
+		conf_error(P.lastline, "missing \"}\" at the end of the file");
+		goto done;
+	}
+	if (r != CFG_SUCCESS) {
+		/* libconfuse stops at its first error. */
+		if (conf_errors() == 0)
+			conf_error(0, "cannot parse the file");
+		goto done;
+	}
+
+	/* Looked up once: every service without "user" runs as soad. */
+	P.euid = geteuid();
+	P.egid = getegid();
+	P.euser = (pw = getpwuid(P.euid)) != NULL ? xstrdup(pw->pw_name) :
+	    NULL;
+	if ((cf = calloc(1, sizeof(*cf))) == NULL)
+		fatal("calloc");
+	if (P.nsecs == 0)
+		conf_error(P.lastline, "no service defined");
+	check_duplicates();
+	if ((cf->cf_svcs = calloc(P.nsecs + 1, sizeof(*cf->cf_svcs))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < P.nsecs; i++)
+		if (!P.secs[i].se_dup)
+			cf->cf_svcs[cf->cf_nsvcs++] = build_service(cfg,
+			    &P.secs[i], flags);
+	P.building = NULL;
+	conf_check_addresses(cf);
+
+done:
+	free(buf);
+	sections_free();
+	cfg_free(cfg);
+	return cf;
+}
+
+/*
+ * Parse and check TEXT (LEN bytes) as the config file NAME.  Returns the
+ * config, or NULL after passing every problem to the sink in line order;
+ * *nerr gets the number of errors.
+ */
+struct conf *
+conf_load_buf(const char *name, const char *text, size_t len, int flags,
+    int *nerr)
+{
+	struct conf	*cf = NULL;
+	char		*buf;
+
+	memset(&P, 0, sizeof(P));
+	conf_errors_begin();
+	if (text == NULL)
+		conf_error(0, "cannot read");
+	else if (len > CONF_MAX_SIZE)
+		conf_error(0, "cannot read: larger than %d MiB",
+		    CONF_MAX_SIZE >> 20);
+	else {
+		if ((buf = malloc(len + 1)) == NULL)
+			fatal("malloc");
+		memcpy(buf, text, len);
+		buf[len] = '\0';
+		cf = parse(buf, len, flags);
+	}
+	if (cf != NULL)
+		cf->cf_file = xstrdup(name);
+	free(P.opens);
+	free(P.euser);
+	free(P.pwkey);
+	free(P.pw.pw_name);
+	free(P.grkey);
+	memset(&P, 0, sizeof(P));
+	if ((*nerr = conf_errors_end(name)) > 0) {
+		conf_free(cf);
+		cf = NULL;
+	}
+#ifdef __GLIBC__
+	/*
+	 * libconfuse's tree took about six times the memory of the struct
+	 * conf built from it, and its holes sit between the conf's pieces,
+	 * so the heap cannot shrink from the top: at 10,000 services 40 MiB
+	 * would stay resident.  Give the free pages back.
+	 */
+	malloc_trim(0);
+#endif
+	return cf;
+}
+
+/* conf_load_buf() on the contents of FILE. */
+struct conf *
+conf_load(const char *file, int flags, int *nerr)
+{
+	struct conf	*cf;
+	char		*buf, err[128];
+	size_t		 len;
+
+	if (conftext_read(file, &buf, &len, err, sizeof(err)) == -1) {
+		conf_errors_begin();
+		conf_error(0, "%s", err);
+		*nerr = conf_errors_end(file);
+		return NULL;
+	}
+	cf = conf_load_buf(file, buf, len, flags, nerr);
+	free(buf);
+	return cf;
+}
