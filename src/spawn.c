@@ -76,8 +76,9 @@
 #endif
 
 /*
- * ASan does not know the child's stack, and warns at its first noreturn
- * call there; the child's code is left uninstrumented instead.
+ * ASan does not know the child's stack: it warns at the first noreturn
+ * call there, then reports false stack errors in the master.  The
+ * child's code is left uninstrumented instead.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define CHILD_CODE	__attribute__((__no_sanitize_address__))
