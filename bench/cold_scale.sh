@@ -12,16 +12,18 @@
 # targets in an order rotated per repetition, each after an idle pause of
 # IDLE_MS; after a soad measurement the script waits for "c: pid N
 # stopped", so every repetition is really cold.  Ratios vs sd-activate are
-# per repetition (same repetition), then the median.
+# per repetition (same repetition), then the median.  The master's own CPU
+# time from connect to first byte (/proc/PID/schedstat, ns) is what the
+# activation costs it: arrival, pipe, spawn.
 #
 # env: SOAD (the build under test), SOAD_BEFORE (the build to compare;
-# optional), FDSERVER, COLD_PORT (21030; uses +0..+4), REPS (20),
+# optional), FDSERVER, COLD_PORT (21060; uses +0..+4), REPS (20),
 # IDLE_MS (200), OTHERS (1000)
 source "$(dirname "$0")/lib.sh"
 SOAD_BEFORE=${SOAD_BEFORE:+$(realpath -m "$SOAD_BEFORE")}
 need "$SOAD" "$FDSERVER" "$SDACT" "$PY" ${SOAD_BEFORE:+"$SOAD_BEFORE"}
 
-P=${COLD_PORT:-21030}
+P=${COLD_PORT:-21060}
 REPS=${REPS:-20}
 IDLE_MS=${IDLE_MS:-200}
 OTHERS=${OTHERS:-1000}
@@ -72,10 +74,13 @@ masters=$(for t in "${TARGETS[@]}"; do
 		"$(ls "/proc/${MASTER[$t]}/fd" | wc -l)"
 done)
 log "masters: $masters"
-printf 'target\trep\tcold_us\twarm_us\n' >"$RAW"
+# CPU time a process has run, in us (schedstat: ns, not clock ticks).
+run_us() { awk '{printf "%d", $1 / 1000}' "/proc/$1/schedstat"; }
+printf 'target\trep\tcold_us\twarm_us\tmaster_cpu_us\n' >"$RAW"
 for rep in $(seq "$REPS"); do
 	for ((j = 0; j < NT; j++)); do
 		t=${TARGETS[$(( (rep + j) % NT ))]}
+		cpu=
 		if [ "$t" = sd-activate ]; then
 			out=$(timeout 60 "$BIN/coldstart" activate "$Q" "$IDLE_MS" -- \
 				"$SDACT" -l "127.0.0.1:$Q" "$FDSERVER" 2>>"$CLOG") ||
@@ -83,12 +88,14 @@ for rep in $(seq "$REPS"); do
 		else
 			n=$(count_log "${LOGF[$t]}" '^soad: c: pid [0-9]+ stopped')
 			sleep "$(awk -v m="$IDLE_MS" 'BEGIN {print m / 1000}')"
+			cpu0=$(run_us "${MASTER[$t]}")
 			out=$("$BIN/coldstart" once "${PORT[$t]}") || die "$t failed"
+			cpu=$(( $(run_us "${MASTER[$t]}") - cpu0 ))
 			wait_for 15 log_has "${LOGF[$t]}" '^soad: c: pid [0-9]+ stopped' $((n + 1)) ||
 				die "$t did not stop c: $(tail -3 "${LOGF[$t]}")"
 		fi
 		eval "$out"    # cold_us= warm_us= listen_us=
-		printf '%s\t%d\t%s\t%s\n' "$t" "$rep" "$cold_us" "$warm_us" >>"$RAW"
+		printf '%s\t%d\t%s\t%s\t%s\n' "$t" "$rep" "$cold_us" "$warm_us" "$cpu" >>"$RAW"
 	done
 	log "rep $rep/$REPS done"
 done
@@ -103,17 +110,21 @@ done
 	"$PY" - "$RAW" <<'EOF'
 import csv, statistics, sys
 from collections import defaultdict
-by = defaultdict(dict)
+by, cpu = defaultdict(dict), defaultdict(list)
 for r in csv.DictReader(open(sys.argv[1]), delimiter="\t"):
     by[r["target"]][int(r["rep"])] = float(r["cold_us"]) / 1e3
+    if r["master_cpu_us"]:
+        cpu[r["target"]].append(float(r["master_cpu_us"]))
 sd = by["sd-activate"]
-print("| target | n | cold median ms | min | max | median of per-rep ratios vs sd-activate | max ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| target | n | cold median ms | min | max | per-rep ratio vs sd-activate: median | quartiles | master CPU us, connect to first byte, median |")
+print("|---|---:|---:|---:|---:|---:|---|---:|")
 for t in sorted(by, key=lambda t: (t == "sd-activate", t)):
     c = list(by[t].values())
-    rat = [by[t][k] / sd[k] for k in by[t] if k in sd]
+    rat = sorted(by[t][k] / sd[k] for k in by[t] if k in sd)
+    q = statistics.quantiles(rat, n=4) if len(rat) > 1 else rat * 3
+    mc = f"{statistics.median(cpu[t]):.0f}" if cpu[t] else "-"
     print(f"| {t} | {len(c)} | {statistics.median(c):.2f} | {min(c):.2f} | "
-          f"{max(c):.2f} | {statistics.median(rat):.3f} | {max(rat):.3f} |")
+          f"{max(c):.2f} | {statistics.median(rat):.3f} | {q[0]:.2f}-{q[2]:.2f} | {mc} |")
 print()
 print("Cost of the other services: per-rep difference (OTHERS minus 0), median:")
 print()
@@ -124,6 +135,13 @@ for b in ("before", "after"):
     small, big = sorted(ts, key=lambda t: int(t.rsplit("-", 1)[1]))
     d = [by[big][k] - by[small][k] for k in by[big] if k in by[small]]
     print(f"* {b}: {statistics.median(d):+.2f} ms ({big} vs {small})")
+if all(f"soad-{b}-0" in by for b in ("before", "after")):
+    print()
+    print("after / before, per-rep ratio, median:")
+    print()
+    for n in sorted({t.rsplit("-", 1)[1] for t in by if t.startswith("soad-")}, key=int):
+        a, b = by[f"soad-after-{n}"], by[f"soad-before-{n}"]
+        print(f"* {n} other services: {statistics.median([a[k] / b[k] for k in a if k in b]):.3f}")
 EOF
 	echo; echo "loadavg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RES/cold_scale.md"
