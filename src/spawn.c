@@ -252,6 +252,7 @@ set_limits(struct child *ch)
 }
 
 #ifdef SPAWN_CLONE
+#define child_getpid()		((long)syscall(SYS_getpid))
 #define c_setgroups(n, g)	syscall(NR_SETGROUPS, (n), (g))
 #define c_setresgid(r, e, s)	syscall(NR_SETRESGID, (r), (e), (s))
 #define c_setresuid(r, e, s)	syscall(NR_SETRESUID, (r), (e), (s))
@@ -259,6 +260,7 @@ set_limits(struct child *ch)
 #define c_getresuid(r, e, s)	syscall(NR_GETRESUID, (r), (e), (s))
 #define c_setuid(u)		syscall(NR_SETUID, (u))
 #else
+#define child_getpid()		((long)getpid())
 #define c_setgroups(n, g)	setgroups((n), (g))
 #define c_setresgid(r, e, s)	setresgid((r), (e), (s))
 #define c_setresuid(r, e, s)	setresuid((r), (e), (s))
@@ -353,11 +355,7 @@ child_main(void *arg)
 	if (chdir(sc->sc_dir) == -1)
 		child_fail(ch, sc->sc_dir);
 	if (ch->ch_pidbuf != NULL)
-#ifdef SPAWN_CLONE
-		fmt_pid(ch->ch_pidbuf, syscall(SYS_getpid));
-#else
-		fmt_pid(ch->ch_pidbuf, (long)getpid());
-#endif
+		fmt_pid(ch->ch_pidbuf, child_getpid());
 	execve(sc->sc_server, sc->sc_argv, ch->ch_env);
 	child_fail(ch, sc->sc_server);
 }
