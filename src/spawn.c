@@ -49,7 +49,9 @@
 
 #include "soad.h"
 
-#if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK)
+/* -DSPAWN_FORK builds the portable fork() path on Linux too, to test it. */
+#if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK) && \
+    !defined(SPAWN_FORK)
 #define SPAWN_CLONE	1
 #endif
 
