@@ -7,7 +7,8 @@
  * privileges are dropped for good (groups, gid, uid, then verified); on
  * Linux it dies with SIGKILL when the master dies and is the subreaper of
  * its own descendants.  On any failure it exits 127 and
- * "soad: cannot start: WHAT: STRERROR" reaches the plan's fd 2.
+ * "soad: cannot start: WHAT: STRERROR" reaches the plan's fd 2 (unless
+ * that is /dev/null).
  *
  * On Linux the child is a clone(CLONE_VM | CLONE_VFORK) on a stack of its
  * own: it borrows the master's address space until execve, so a start
