@@ -31,7 +31,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -60,29 +59,6 @@ static size_t			 nbyfd;
 static struct watch_table	 wt;
 
 static void	watcher_start(void);
-
-/* Close every fd from LOW up, in a plain (not vfork) child. */
-static void
-close_above(int low)
-{
-	DIR		*d;
-	struct dirent	*e;
-	long		 fd;
-	char		*end;
-
-#ifdef HAVE_CLOSE_RANGE
-	if (close_range((unsigned int)low, ~0U, 0) == 0)
-		return;
-#endif
-	if ((d = opendir("/dev/fd")) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		fd = strtol(e->d_name, &end, 10);
-		if (*end == '\0' && fd >= low && fd != dirfd(d))
-			(void)close((int)fd);
-	}
-	closedir(d);
-}
 
 static void
 arrival_read(evutil_socket_t fd, short what, void *arg)
@@ -142,7 +118,7 @@ watcher_start(void)
 		    (out = fcntl(arr_pipe[1], F_DUPFD, 5)) == -1 ||
 		    dup2(fd, 3) == -1 || dup2(out, 4) == -1)
 			_exit(71);
-		close_above(5);
+		closefrom(5);
 		watcher_main(3, 4, &wt);
 	}
 	watcher_pid = pid;

@@ -208,8 +208,26 @@ int	 svc_all_stopped(void);
 void	 svc_free_all(void);
 
 /* spawn.c */
+#define SPAWN_MAXFD	(3 + SOAD_MAXLISTEN)
+
+/* What a service process gets: target fd i (0 <= i < sp_nfd) is a copy
+ * of sp_fd[i], -1 meaning /dev/null; every other fd is closed.  With
+ * sp_nlisten > 0, fds 3.. are its LISTEN_FDS, named sp_fdname[]. */
+struct spawn_plan {
+	int			 sp_fd[SPAWN_MAXFD];
+	size_t			 sp_nfd;
+	size_t			 sp_nlisten;
+	const char		*sp_fdname[SOAD_MAXLISTEN];
+};
+
 void	 spawn_init(void);
-pid_t	 spawn_service(const struct service *, int);
+void	 spawn_plan_pass(struct spawn_plan *, const struct service *, int);
+pid_t	 spawn_service(const struct svc_conf *, const struct spawn_plan *);
+
+/* compat.c */
+#ifndef HAVE_CLOSEFROM
+void	 closefrom(int);
+#endif
 
 /* child.c */
 enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER };

@@ -235,6 +235,7 @@ static void
 svc_start(struct service *sv)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
+	struct spawn_plan	 plan;
 	struct outlog		*ol;
 	int			 wfd = -1;
 	pid_t			 pid;
@@ -248,7 +249,8 @@ svc_start(struct service *sv)
 		svc_fail_start(sv);
 		return;
 	}
-	pid = spawn_service(sv, wfd);
+	spawn_plan_pass(&plan, sv, wfd);
+	pid = spawn_service(sc, &plan);
 	close(wfd);
 	if (pid == -1) {
 		log_warn("%s: fork", sc->sc_name);

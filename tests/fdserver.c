@@ -14,6 +14,9 @@
  *	GET /cwd   the working directory
  *	GET /hold  answers, then keeps the connection open until the peer
  *	           closes it
+ *	GET /orphan  the connection's process forks a grandchild and exits;
+ *	           the grandchild waits (up to 5 s) to be re-parented and
+ *	           answers "ppid N" with its new parent
  *	other      "hello from PID\n"
  *
  * Options: --port N, --ignore-term, --crash (exit 3 at once),
@@ -149,6 +152,23 @@ reply(int c, const char *body, int keep)
 	return write(c, buf, (size_t)n) == n ? 0 : -1;
 }
 
+/* Orphan a grandchild and let it say who adopted it. */
+static void
+orphan(int c)
+{
+	char	body[64];
+	pid_t	parent = getpid();
+	int	i;
+
+	if (fork() != 0)
+		return;			/* the parent exits after serve() */
+	for (i = 0; i < 500 && getppid() == parent; i++)
+		usleep(10000);
+	snprintf(body, sizeof(body), "ppid %d\n", (int)getppid());
+	reply(c, body, 0);
+	_exit(0);
+}
+
 static void
 serve(int c)
 {
@@ -188,6 +208,10 @@ serve(int c)
 		} else
 			snprintf(body, sizeof(body), "hello from %d\n",
 			    (int)getppid());
+		if (strcmp(path, "/orphan") == 0) {
+			orphan(c);
+			return;
+		}
 		if (strcmp(path, "/hold") == 0) {
 			snprintf(body, sizeof(body), "held\n");
 			if (reply(c, body, 1) == 0)
