@@ -184,6 +184,10 @@ int	 activity_reassert(const struct service *);
 void	 activity_forget(struct listener *);
 int	 activity_open_conns(struct service *);
 
+/* conncount.c */
+double	 conncount_delay(long);
+int	 conncount_open(struct service *);
+
 /* outlog.c */
 struct outlog *outlog_open(struct event_base *, const char *, int *);
 void	 outlog_setpid(struct outlog *, pid_t);
