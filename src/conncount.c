@@ -62,7 +62,9 @@
 #include "soad.h"
 
 #define CC_GRID		1.0	/* seconds; the floor between busy re-counts */
-#define CC_REUSE	0.25	/* a count this fresh answers without a dump */
+/* A count this fresh answers without a dump: long enough for every
+ * service due at one grid tick, too short to matter to a stop. */
+#define CC_REUSE	0.05
 
 static double
 mono(void)
