@@ -17,6 +17,12 @@
  *    the state mask, so the kernel walks its table and hands back only the
  *    service's sockets.  A UNIX dump cannot be filtered; it runs only when
  *    a UNIX listener is involved.
+ *  - A busy service stays busy while one connection stays open: the
+ *    dump that found its connections keeps one as a witness, and later
+ *    counts first look that one up by its address pair and cookie (a hash
+ *    lookup in the kernel, however many sockets the host has).  While it
+ *    is held the count is reported as 1 (at least one); once it is gone
+ *    the next count walks again and picks a new witness, or finds none.
  *  - Busy services are re-counted on one grid of CC_GRID seconds (see
  *    conncount_delay), so the counts of every service busy at once fall
  *    due together and one dump per family, with one filter covering them
@@ -140,7 +146,10 @@ struct cc_entry {
 	double			 ce_every;
 	int			 ce_n;
 	int			 ce_got;	/* counting in progress */
-	int			 ce_batch;	/* in the dump being read */
+	int			 ce_batch;	/* in this pass */
+	int			 ce_walk;	/* in this pass's dumps */
+	int			 ce_wfamily;	/* 0, or the witness's family */
+	struct inet_diag_sockid	 ce_wid;	/* one of its connections */
 };
 
 static struct cc_entry	*cc;
@@ -367,7 +376,7 @@ tcp_filter(int family, size_t *lenp)
 	size_t				 cs = cond_size(family);
 
 	for (i = 0; i < ncc; i++)
-		for (j = 0; cc[i].ce_batch && j < cc[i].ce_nt; j++)
+		for (j = 0; cc[i].ce_walk && j < cc[i].ce_nt; j++)
 			n += cc[i].ce_t[j].ct_family == family;
 	if (n == 0)
 		return NULL;
@@ -375,7 +384,7 @@ tcp_filter(int family, size_t *lenp)
 	if ((bc = calloc(1, len)) == NULL)
 		return NULL;
 	for (i = 0; i < ncc; i++) {
-		for (j = 0; cc[i].ce_batch && j < cc[i].ce_nt; j++) {
+		for (j = 0; cc[i].ce_walk && j < cc[i].ce_nt; j++) {
 			t = &cc[i].ce_t[j];
 			if (t->ct_family != family)
 				continue;
@@ -410,6 +419,72 @@ tcp_filter(int family, size_t *lenp)
 	return bc;
 }
 
+/* A connection the service still has: HELD_STATES, and once closing only
+ * while a process holds it (not just lingering in the kernel). */
+static int
+held(const struct inet_diag_msg *m)
+{
+	if (m->idiag_state >= 32 || (HELD_STATES & TCPF(m->idiag_state)) == 0)
+		return 0;
+	return m->idiag_state == ST_ESTABLISHED ||
+	    m->idiag_state == ST_SYN_RECV || m->idiag_inode != 0;
+}
+
+/*
+ * Is the entry's witness, a connection the last dump found, still held?
+ * One lookup by its address pair and cookie (a hash lookup in the kernel,
+ * whatever the host's size) instead of a walk of the whole table.  Any
+ * doubt (gone, reused, an error) answers no, and the walk decides.
+ */
+static int
+witness_held(const struct cc_entry *e)
+{
+	struct sockaddr_nl		 nl = { .nl_family = AF_NETLINK };
+	socklen_t			 nllen = sizeof(nl);
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	r;
+	}				 req;
+	union {
+		struct nlmsghdr		 h;
+		char			 b[8192];
+	}				 u;
+	const struct inet_diag_msg	*m;
+	ssize_t				 n;
+	int				 fd, ok = 0;
+
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = (unsigned char)e->ce_wfamily;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = HELD_STATES;
+	req.r.id = e->ce_wid;
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, NETLINK_SOCK_DIAG)) == -1)
+		return 0;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&nl,
+	    sizeof(nl)) == -1)
+		goto out;
+	do
+		n = recvfrom(fd, u.b, sizeof(u.b), MSG_DONTWAIT | MSG_TRUNC,
+		    (struct sockaddr *)&nl, &nllen);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0 || (size_t)n > sizeof(u.b) || nl.nl_pid != 0 ||
+	    !NLMSG_OK(&u.h, n) || u.h.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    u.h.nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		goto out;
+	m = NLMSG_DATA(&u.h);
+	ok = held(m) && m->id.idiag_sport == e->ce_wid.idiag_sport &&
+	    m->id.idiag_dport == e->ce_wid.idiag_dport &&
+	    memcmp(m->id.idiag_cookie, e->ce_wid.idiag_cookie,
+	    sizeof(m->id.idiag_cookie)) == 0;
+out:
+	close(fd);
+	return ok;
+}
+
 static void
 tcp_each(const struct nlmsghdr *h, void *arg)
 {
@@ -421,18 +496,20 @@ tcp_each(const struct nlmsghdr *h, void *arg)
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 		return;
 	nread++;
-	/* Closed by the service and only lingering in the kernel. */
-	if (m->idiag_state != ST_ESTABLISHED &&
-	    m->idiag_state != ST_SYN_RECV && m->idiag_inode == 0)
+	if (!held(m))
 		return;
 	for (i = 0; i < ncc; i++) {
-		for (j = 0; cc[i].ce_batch && j < cc[i].ce_nt; j++) {
+		for (j = 0; cc[i].ce_walk && j < cc[i].ce_nt; j++) {
 			t = &cc[i].ce_t[j];
 			if (t->ct_family == m->idiag_family &&
 			    t->ct_port == ntohs(m->id.idiag_sport) &&
 			    (t->ct_any || memcmp(t->ct_addr, m->id.idiag_src,
 			    addrlen(t->ct_family)) == 0)) {
 				cc[i].ce_got++;
+				if (cc[i].ce_wfamily == 0) {
+					cc[i].ce_wfamily = m->idiag_family;
+					cc[i].ce_wid = m->id;
+				}
 				break;
 			}
 		}
@@ -487,7 +564,7 @@ unix_each(const struct nlmsghdr *h, void *arg)
 	    m->udiag_state == ST_LISTEN || (vfs = unix_vfs(h)) == NULL)
 		return;
 	for (i = 0; i < ncc; i++) {
-		for (j = 0; cc[i].ce_batch && j < cc[i].ce_nt; j++) {
+		for (j = 0; cc[i].ce_walk && j < cc[i].ce_nt; j++) {
 			t = &cc[i].ce_t[j];
 			if (t->ct_family == AF_UNIX &&
 			    t->ct_vfs_ino == vfs->udiag_vfs_ino &&
@@ -539,12 +616,12 @@ expire(double now)
 static int
 count_batch(size_t self, double now)
 {
-	size_t	i, j, nb = 0, bytes[2] = { 0, 0 }, need[2];
+	size_t	i, j, nb = 0, nw = 0, bytes[2] = { 0, 0 }, need[2];
 	int	fam[3] = { 0, 0, 0 };
 
 	nread = 0;
 	for (i = 0; i < ncc; i++) {
-		cc[i].ce_batch = 0;
+		cc[i].ce_batch = cc[i].ce_walk = 0;
 		cc[i].ce_got = 0;
 	}
 	for (i = 0; i < ncc; i++) {
@@ -565,6 +642,14 @@ count_batch(size_t self, double now)
 		bytes[1] += need[1];
 		cc[i].ce_batch = 1;
 		nb++;
+		/* Busy for as long as one known connection stays open. */
+		if (cc[i].ce_wfamily != 0 && witness_held(&cc[i])) {
+			cc[i].ce_got = 1;
+			nw++;
+			continue;
+		}
+		cc[i].ce_wfamily = 0;
+		cc[i].ce_walk = 1;
 		for (j = 0; j < cc[i].ce_nt; j++) {
 			switch (cc[i].ce_t[j].ct_family) {
 			case AF_INET:
@@ -589,8 +674,8 @@ count_batch(size_t self, double now)
 		cc[i].ce_at = now;
 	}
 	log_debug("open connections: %zu service%s counted in one pass "
-	    "(%zu TCP sockets read, %.2f ms)", nb, nb == 1 ? "" : "s", nread,
-	    (mono() - now) * 1e3);
+	    "(%zu by a held connection, %zu TCP sockets read, %.2f ms)", nb,
+	    nb == 1 ? "" : "s", nw, nread, (mono() - now) * 1e3);
 	return 0;
 }
 
@@ -626,6 +711,9 @@ conncount_open(struct service *sv)
 		cc[ncc++].ce_key = sv;
 	}
 	e = &cc[i];
+	if (e->ce_nt != nt ||
+	    (nt > 0 && memcmp(e->ce_t, t, nt * sizeof(*t)) != 0))
+		e->ce_wfamily = 0;	/* another service's, maybe */
 	free(e->ce_t);
 	e->ce_t = NULL;
 	e->ce_nt = 0;

@@ -197,11 +197,14 @@ def test_held_connection_keeps_service_up(soad, sockdir, kind):
         soad.wait_log(r"web: 1 connections open, not idle", timeout=5)
         if kind != "unix":
             # Filtered in the kernel: only the service's own socket (and
-            # no unrelated one) crosses into soad.
-            soad.wait_log(r"1 service counted in one pass "
-                          r"\(1 TCP sockets read")
-            assert soad.count(r"in one pass \((?!1 )\d+ TCP sockets") == 0, \
-                soad.log()
+            # no unrelated one) crosses into soad; after that first walk
+            # the held connection is looked up alone.
+            soad.wait_log(r"1 service counted in one pass \(0 by a held "
+                          r"connection, 1 TCP sockets read")
+            soad.wait_log(r"1 service counted in one pass \(1 by a held "
+                          r"connection, 0 TCP sockets read")
+            assert soad.count(r"in one pass \(\d+ by a held connection, "
+                              r"(?![01] )\d+ TCP sockets") == 0, soad.log()
         time.sleep(2.5)  # several timeouts with the connection open
         assert soad.count(r"web: idle for") == 0, soad.log()
         assert alive(pid)
@@ -211,6 +214,31 @@ def test_held_connection_keeps_service_up(soad, sockdir, kind):
         assert 1.0 <= time.monotonic() - closed <= 2.0 + 0.8, soad.log()
     finally:
         noise.close()
+
+
+def test_witness_gone_but_other_connection_open(soad):
+    """The connection a walk found is looked up alone afterwards; when it
+    closes while another one is still open, the next count walks again,
+    finds the other one and keeps the service; when that closes too, the
+    service stops."""
+    p = port_pair()
+    soad.start("timeout = 1\n" + svc("web", ("127.0.0.1:%d" % p,)))
+    first = hold(("127.0.0.1", p))
+    pid = soad.pids("web")[0]
+    soad.wait_log(r"web: 1 connections open, not idle", timeout=5)
+    second = hold(("127.0.0.1", p))
+    soad.wait_log(r"\(1 by a held connection, 0 TCP sockets read")
+    walks = soad.count(r"\(0 by a held connection, 1 TCP sockets read")
+    first.close()
+    soad.wait_log(r"\(0 by a held connection, 1 TCP sockets read",
+                  n=walks + 1, timeout=5)
+    time.sleep(2.0)  # two timeouts on the second connection alone
+    assert soad.count(r"web: idle for") == 0, soad.log()
+    assert alive(pid)
+    closed = time.monotonic()
+    second.close()
+    soad.wait_log(r"web: pid %d stopped" % pid, timeout=10)
+    assert 1.0 <= time.monotonic() - closed <= 2.8, soad.log()
 
 
 def passes(log):
