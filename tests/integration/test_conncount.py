@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import FDSERVER, alive, free_port, http_get, retry
+from conftest import FDSERVER, alive, free_port, http_get
 
 
 def svc(name, listen, extra=""):
