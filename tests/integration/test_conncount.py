@@ -211,7 +211,7 @@ def test_held_connection_keeps_service_up(soad, sockdir, kind):
         closed = time.monotonic()
         s.close()
         soad.wait_log(r"web: pid %d stopped" % pid, timeout=10)
-        assert 1.0 <= time.monotonic() - closed <= 2.0 + 0.8, soad.log()
+        assert 1.0 <= time.monotonic() - closed <= 3.0, soad.log()
     finally:
         noise.close()
 
@@ -238,7 +238,7 @@ def test_witness_gone_but_other_connection_open(soad):
     closed = time.monotonic()
     second.close()
     soad.wait_log(r"web: pid %d stopped" % pid, timeout=10)
-    assert 1.0 <= time.monotonic() - closed <= 2.8, soad.log()
+    assert 1.0 <= time.monotonic() - closed <= 3.0, soad.log()
 
 
 def passes(log):
@@ -263,7 +263,7 @@ def test_busy_services_are_counted_together_once_a_second(soad):
         before = len(passes(soad.log()))
         time.sleep(4.0)
         got = passes(soad.log())[before:]
-        assert 3 <= len(got) <= 6, (got, soad.log())
+        assert 3 <= len(got) <= 8, (got, soad.log())
         assert got.count(3) >= 3, (got, soad.log())
         for i in range(3):
             assert soad.count(r"s%d: idle for" % i) == 0
