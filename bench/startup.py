@@ -30,7 +30,7 @@ PEERS = os.environ.get("PEERS_ROOT", "/tmp/soad-peers/root")
 XINETD = os.path.join(PEERS, "usr/sbin/xinetd")
 INETD = os.path.join(PEERS, "usr/sbin/inetd")
 SDACT = "/usr/bin/systemd-socket-activate"
-BASE = int(os.environ.get("STARTUP_PORT", "40000"))
+BASE = int(os.environ.get("STARTUP_PORT", "10000"))  # below ephemeral
 
 
 def first(*paths):
@@ -130,9 +130,11 @@ def one(daemon, binary, n, base):
         time.sleep(1.0)  # let the start-up settle before reading RSS
         return up, rss_kib(p.pid)
     finally:
-        os.killpg(p.pid, signal.SIGTERM)
         try:
+            os.killpg(p.pid, signal.SIGTERM)
             p.wait(30)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()

@@ -578,17 +578,20 @@ conf_check_addresses(struct conf *cf)
 }
 
 /*
- * File descriptors the master needs for CF: every listener, per service
- * its output pipe's read end plus one more for an instance whose pipe
- * outlives it, and a fixed allowance for stdio, the log, the event loop,
- * the arrival pipe, sock_diag and a spawn in progress.
+ * File descriptors the master cannot do without for CF: every listener
+ * (kept for the daemon's life), and a fixed allowance for stdio, the log,
+ * the event loop, the watcher's pipes, sock_diag, a few running services'
+ * output pipes and a spawn in progress.  Each running service holds one
+ * more fd (its output pipe); a start that finds none left fails, logged,
+ * and is retried with backoff, while everything already bound keeps
+ * working.
  */
 int
 conf_nofile_needed(const struct conf *cf)
 {
-	size_t	i, n = 32;
+	size_t	i, n = 64;
 
 	for (i = 0; i < cf->cf_nsvcs; i++)
-		n += cf->cf_svcs[i]->sc_nlisten + 2;
+		n += cf->cf_svcs[i]->sc_nlisten;
 	return n > INT_MAX ? INT_MAX : (int)n;
 }

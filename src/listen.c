@@ -174,6 +174,7 @@ listener_open(struct listener *ls, const struct svc_conf *sc)
 		fd = high;
 	}
 	ls->ls_fd = fd;
+	ls->ls_vfs_known = 0;	/* a new socket file: learn its ids anew */
 	log_debug("%s: listening on %s (fd %d)", sc->sc_name, buf, fd);
 	return 0;
 

@@ -265,8 +265,10 @@ pid_t	 arrival_watcher_pid(void);
 void	 watcher_main(int, int, const struct watch_table *)
 	    __attribute__((__noreturn__));
 
-/* activity.c */
-int	 activity_open_conns(struct service *);
+
+/* conncount.c */
+double	 conncount_delay(long);
+int	 conncount_open(struct service *);
 
 /* outlog.c */
 struct outlog *outlog_open(struct event_base *, const char *, int *);

@@ -4,7 +4,7 @@
  *
  *	UNBOUND	 bind retry timer; no listener is watched
  *	IDLE	 listener read events (an arrival starts the service)
- *	RUNNING	 idle-check timer; arrivals come from activity.c
+ *	RUNNING	 idle-check timer; arrivals come from arrival.c
  *	STOPPING kill timer; arrivals wait in the backlog
  *	BACKOFF	 backoff timer; arrivals wait in the backlog
  *
@@ -288,7 +288,7 @@ static int
 open_conns(struct service *sv)
 {
 	static int	warned;
-	int		n = activity_open_conns(sv);
+	int		n = conncount_open(sv);
 
 	if (n < 0 && !warned) {
 		warned = 1;
@@ -299,9 +299,11 @@ open_conns(struct service *sv)
 }
 
 /*
- * While connections are open, count them again this often; after an
- * arrival, mute arrival signals this long.  A tenth of the timeout keeps
- * every stop within 1.1 times the timeout of the last activity.
+ * After an arrival, mute arrival signals this long: a tenth of the
+ * timeout keeps every stop within 1.1 times the timeout of the last
+ * arrival.  While connections are open they are counted again after
+ * conncount_delay(): every max(timeout/10, 1 s), on a grid that all busy
+ * services share so that one dump counts them all.
  */
 static double
 busy_interval(const struct svc_conf *sc)
@@ -326,7 +328,8 @@ svc_idle_check(struct service *sv)
 		arrival_mute(sv, 0);
 		sv->sv_muted = 0;
 		svc_now(&sv->sv_active);
-		arm(sv, sv->sv_busy ? busy_interval(sc) : (double)sc->sc_timeout);
+		arm(sv, sv->sv_busy ? conncount_delay(sc->sc_timeout) :
+		    (double)sc->sc_timeout);
 		return;
 	}
 	if (arrival_reassert(sv)) {
@@ -340,7 +343,7 @@ svc_idle_check(struct service *sv)
 		 * stops before a full timeout without connections. */
 		svc_now(&sv->sv_active);
 		if ((n = open_conns(sv)) > 0) {
-			arm(sv, busy_interval(sc));
+			arm(sv, conncount_delay(sc->sc_timeout));
 			return;
 		}
 		sv->sv_busy = 0;
@@ -354,7 +357,7 @@ svc_idle_check(struct service *sv)
 		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
 		sv->sv_busy = 1;
 		svc_now(&sv->sv_active);
-		arm(sv, busy_interval(sc));
+		arm(sv, conncount_delay(sc->sc_timeout));
 		return;
 	}
 	log_info("%s: idle for %ld s, stopping pid %ld with %s", sc->sc_name,

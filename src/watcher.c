@@ -171,8 +171,15 @@ static void
 sweep(const struct watch_table *wt)
 {
 	size_t	i;
-	int	n = 0, round, more;
+	int	n = 0, round, more, any = 0;
 
+	/* A clean exit leaves nothing behind: no need to look. */
+	for (i = 0; i < wt->wt_npid; i++)
+		any |= wt->wt_pid[i] > 0;
+	for (i = 0; i < wt->wt_nino; i++)
+		any |= wt->wt_ino[i] != 0;
+	if (!any)
+		return;
 	for (i = 0; i < wt->wt_npid; i++) {
 		if (wt->wt_pid[i] <= 0)
 			continue;

@@ -1597,7 +1597,7 @@ test_nofile_needed(void **state)
 	cf = load_ok(
 	    "service a { server = \"/bin/true\" listen = { \"1\", \"2\" } }\n"
 	    "service b { server = \"/bin/true\" listen = \"3\" }\n", 0);
-	assert_int_equal(conf_nofile_needed(cf), 32 + (2 + 2) + (1 + 2));
+	assert_int_equal(conf_nofile_needed(cf), 64 + 2 + 1);
 	conf_free(cf);
 }
 
