@@ -102,6 +102,7 @@ static struct {
 	int		 lastline;	/* the file's last line */
 	int		 unclosed;	/* the sentinel met an open brace */
 	const struct section *building;	/* the second pass's section */
+	struct conf	*cf;		/* being built: owns interned strings */
 	uid_t		 euid;
 	gid_t		 egid;
 	char		*euser;		/* soad's own user name */
@@ -415,9 +416,9 @@ strv(cfg_t *c, const char *key, const char *dflt)
 	if ((v = calloc(n + 2, sizeof(*v))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++)
-		v[i] = xstrdup(cfg_getnstr(c, key, i));
+		v[i] = conf_intern(P.cf, cfg_getnstr(c, key, i));
 	if (n == 0 && dflt != NULL)
-		v[0] = xstrdup(dflt);
+		v[0] = conf_intern(P.cf, dflt);
 	return v;
 }
 
@@ -593,7 +594,7 @@ resolve_user(struct svc_conf *sc, cfg_t *src, const char *spec)
 		return -1;
 	}
 	sc->sc_setuser = 1;
-	sc->sc_user = xstrdup(pw->pw_name);
+	sc->sc_user = conf_intern(P.cf, pw->pw_name);
 	sc->sc_uid = pw->pw_uid;
 	sc->sc_gid = pw->pw_gid;
 	if (g != NULL && lookup_group(g, &sc->sc_gid) == -1) {
@@ -609,15 +610,17 @@ static char *
 absolute_dir(const char *d)
 {
 	char	 cwd[PATH_MAX];
-	char	*p;
+	char	*p, *tmp;
 
 	if (*d == '/')
-		return xstrdup(d);
+		return conf_intern(P.cf, d);
 	/* Relative to where soad was started, resolved once here. */
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		fatal("getcwd");
-	if (asprintf(&p, "%s/%s", cwd, d) == -1)
+	if (asprintf(&tmp, "%s/%s", cwd, d) == -1)
 		fatal("asprintf");
+	p = conf_intern(P.cf, tmp);
+	free(tmp);
 	return p;
 }
 
@@ -713,7 +716,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		    SOAD_MAXLISTEN);
 		sc->sc_nlisten = SOAD_MAXLISTEN;
 	}
-	if ((sc->sc_listen = calloc(sc->sc_nlisten + 1,
+	if ((sc->sc_listen = calloc(sc->sc_nlisten ? sc->sc_nlisten : 1,
 	    sizeof(*sc->sc_listen))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < sc->sc_nlisten; i++) {
@@ -734,7 +737,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	if ((s = cfg_getstr(sec, "server")) == NULL)
 		conf_error(sc->sc_line, "service %s: no server given",
 		    sc->sc_name);
-	sc->sc_server = xstrdup(s);
+	sc->sc_server = conf_intern(P.cf, s);
 	sc->sc_argv = strv(sec, "args", s);
 	if (pick(sec, glob, "args") == sec && cfg_size(sec, "args") == 0)
 		conf_error(sc->sc_line, "service %s: args needs at least argv[0]",
@@ -787,7 +790,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 			key_err(src, sc, "user", "user %s needs soad to run as "
 			    "root", s);
 	} else
-		sc->sc_user = xstrdup(P.euser);
+		sc->sc_user = conf_intern(P.cf, P.euser);
 
 	/* UNIX socket owner: the service's user and group unless given. */
 	sc->sc_sock_uid = sc->sc_uid;
@@ -943,6 +946,7 @@ parse(char *buf, size_t len, int flags)
 	    NULL;
 	if ((cf = calloc(1, sizeof(*cf))) == NULL)
 		fatal("calloc");
+	P.cf = cf;
 	if (P.nsecs == 0)
 		conf_error(P.lastline, "no service defined");
 	check_duplicates();

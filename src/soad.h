@@ -105,6 +105,9 @@ struct conf {
 	char			*cf_file;
 	struct svc_conf	       **cf_svcs;
 	size_t			 cf_nsvcs;
+	char		       **cf_pool;	/* interned strings, hashed */
+	size_t			 cf_poolsize;	/* slots, a power of two */
+	size_t			 cf_npool;
 };
 
 #define CONF_CHECK_FILES 0x01	/* servers executable, directories exist */
@@ -113,6 +116,7 @@ struct conf {
 typedef void (*conf_sink_fn)(const char *, int, const char *);
 
 void	 conf_set_sink(conf_sink_fn);
+char	*conf_intern(struct conf *, const char *);
 void	 conf_errors_begin(void);
 void	 conf_error(int, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));

@@ -39,6 +39,7 @@ static int			 svc_exiting;
 static size_t			 svc_count, svc_nlisteners;
 
 static void	svc_enter(struct service *, enum svc_state, long);
+static void	svc_timer(evutil_socket_t, short, void *);
 
 int
 svc_init(struct event_base *base)
@@ -82,6 +83,10 @@ arm(struct service *sv, double secs)
 		secs = 0;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	/* Made on demand: an idle service, the common case, has none. */
+	if (sv->sv_timer == NULL &&
+	    (sv->sv_timer = evtimer_new(svc_base, svc_timer, sv)) == NULL)
+		fatal("evtimer_new");
 	if (evtimer_add(sv->sv_timer, &tv) == -1)
 		fatalx("%s: cannot arm a timer", sv->sv_conf->sc_name);
 }
@@ -182,7 +187,11 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 	if (st != SVC_RUNNING && sv->sv_state != SVC_UNBOUND)
 		arrival_mute(sv, 1);
 	sv->sv_state = st;
-	evtimer_del(sv->sv_timer);
+	if (sv->sv_timer != NULL) {
+		if (sv->sv_timer != NULL)
+		event_free(sv->sv_timer);	/* deletes it too */
+		sv->sv_timer = NULL;
+	}
 	watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
 	switch (st) {
 	case SVC_UNBOUND:
@@ -413,8 +422,6 @@ svc_create(struct svc_conf *sc)
 		sv->sv_ls[i].ls_fd = -1;
 		sv->sv_ls[i].ls_index = svc_nlisteners++;
 	}
-	if ((sv->sv_timer = evtimer_new(svc_base, svc_timer, sv)) == NULL)
-		fatal("evtimer_new");
 	sv->sv_state = SVC_UNBOUND;
 	TAILQ_INSERT_TAIL(&svc_all, sv, sv_entry);
 	return sv;
@@ -432,7 +439,8 @@ svc_free(struct service *sv)
 		arrival_forget(&sv->sv_ls[i]);
 		listener_close(&sv->sv_ls[i]);
 	}
-	event_free(sv->sv_timer);
+	if (sv->sv_timer != NULL)
+		event_free(sv->sv_timer);
 	free(sv->sv_ls);
 	free(sv);
 }
