@@ -103,6 +103,8 @@ static struct {
 	int		 unclosed;	/* the sentinel met an open brace */
 	const struct section *building;	/* the second pass's section */
 	struct conf	*cf;		/* being built: owns interned strings */
+	const char	*execok;	/* interned server found executable */
+	const char	*dirok;		/* interned directory found */
 	uid_t		 euid;
 	gid_t		 egid;
 	char		*euser;		/* soad's own user name */
@@ -691,7 +693,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	char		 name[SOAD_FDNAME_MAX + 1], err[256];
 	struct stat	 st;
 	unsigned int	 i;
-	int		 line, k, r;
+	int		 line, k, r, nerr;
 	gid_t		 g;
 	const struct passwd *pw;
 
@@ -742,9 +744,15 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	if (pick(sec, glob, "args") == sec && cfg_size(sec, "args") == 0)
 		conf_error(sc->sc_line, "service %s: args needs at least argv[0]",
 		    sc->sc_name);
-	if (s != NULL && *s == '/' && (flags & CONF_CHECK_FILES))
+	/* Interned: services sharing a server share one check. */
+	if (s != NULL && *s == '/' && (flags & CONF_CHECK_FILES) &&
+	    sc->sc_server != P.execok) {
+		nerr = conf_errors();
 		conf_check_exec(sc, keyline_get(P.building, "server",
 		    sc->sc_line));
+		if (conf_errors() == nerr)
+			P.execok = sc->sc_server;
+	}
 
 	/* plain inherited values */
 	sc->sc_timeout = cfg_getint(pick(sec, glob, "timeout"), "timeout");
@@ -772,12 +780,16 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	/* directory */
 	src = pick(sec, glob, "directory");
 	sc->sc_dir = absolute_dir(cfg_getstr(src, "directory"));
-	if ((flags & CONF_CHECK_FILES) && stat(sc->sc_dir, &st) == -1)
+	if (!(flags & CONF_CHECK_FILES) || sc->sc_dir == P.dirok)
+		;
+	else if (stat(sc->sc_dir, &st) == -1)
 		key_err(src, sc, "directory", "directory %s: %s", sc->sc_dir,
 		    strerror(errno));
-	else if ((flags & CONF_CHECK_FILES) && !S_ISDIR(st.st_mode))
+	else if (!S_ISDIR(st.st_mode))
 		key_err(src, sc, "directory", "directory %s is not a "
 		    "directory", sc->sc_dir);
+	else
+		P.dirok = sc->sc_dir;
 
 	/* user; default: soad's own */
 	sc->sc_uid = P.euid;
