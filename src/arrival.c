@@ -287,7 +287,8 @@ void
 arrival_mute(const struct service *sv, int mute)
 {
 	size_t	i;
-	pid_t	owner = mute || sv->sv_nowatch ? 0 : watcher_pid;
+	pid_t	owner = mute || (sv->sv_inst != NULL &&
+	    sv->sv_inst->in_nowatch) ? 0 : watcher_pid;
 
 	for (i = 0; i < sv->sv_nls; i++)
 		if (sv->sv_ls[i].ls_fd != -1 && fcntl(sv->sv_ls[i].ls_fd,
@@ -321,7 +322,8 @@ arrival_reassert(const struct service *sv)
 	size_t	i;
 	int	fd, fl, lost = 0;
 
-	if (sv->sv_nowatch || watcher_pid == 0)
+	if (watcher_pid == 0 || (sv->sv_inst != NULL &&
+	    sv->sv_inst->in_nowatch))
 		return 0;
 	for (i = 0; i < sv->sv_nls; i++) {
 		fd = sv->sv_ls[i].ls_fd;

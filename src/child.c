@@ -171,6 +171,7 @@ void
 child_reap(void)
 {
 	struct child	*ch;
+	struct service	*sv;
 	pid_t		 pid;
 	int		 status;
 
@@ -187,11 +188,13 @@ child_reap(void)
 		}
 		switch (ch->ch_kind) {
 		case CHILD_SERVICE:
-			svc_reaped(ch->ch_owner, pid, status);
-			/* FALLTHROUGH */
-		case CHILD_ESCAPEE:
+			sv = ((struct instance *)ch->ch_owner)->in_svc;
+			svc_reaped(ch->ch_owner, status);
 			/* Its orphans are ours now, and only its. */
-			sweep(ch->ch_owner);
+			sweep(sv);
+			break;
+		case CHILD_ESCAPEE:
+			sweep(ch->ch_owner);	/* the service it came from */
 			break;
 		case CHILD_WATCHER:
 			arrival_watcher_exited(pid, status);

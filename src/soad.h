@@ -177,6 +177,17 @@ enum svc_state {
 	SVC_BACKOFF,	/* failed starts: waiting before the next one */
 };
 
+/*
+ * A running process of a service.  A pass-mode service has at most one;
+ * the child registry (child.c) maps its pid back here.
+ */
+struct instance {
+	struct service		*in_svc;
+	pid_t			 in_pid;
+	struct timespec		 in_started;
+	int			 in_nowatch;	/* it killed the watcher */
+};
+
 struct service {
 	TAILQ_ENTRY(service)	 sv_entry;
 	struct svc_conf		*sv_conf;
@@ -184,13 +195,11 @@ struct service {
 	struct listener		*sv_ls;		/* sv_nls of them */
 	size_t			 sv_nls;
 	enum svc_state		 sv_state;
-	pid_t			 sv_pid;
-	struct timespec		 sv_started;
+	struct instance		*sv_inst;	/* its process, or NULL */
 	struct timespec		 sv_active;	/* last activity seen */
 	int			 sv_failures;	/* consecutive failed starts */
 	int			 sv_busy;	/* connections open at last count */
 	int			 sv_muted;	/* arrival signals off for a window */
-	int			 sv_nowatch;	/* this instance killed the watcher */
 	int			 sv_bindwarned;
 	struct event		*sv_timer;
 };
@@ -205,7 +214,8 @@ void	 svc_arrival_all(void);
 void	 svc_watcher_changed(void);
 void	 svc_watcher_lost(void);
 const char *svc_name(const struct service *);
-void	 svc_reaped(struct service *, pid_t, int);
+void	 svc_reaped(struct instance *, int);
+pid_t	 svc_pid(const struct service *);
 void	 svc_log_state(void);
 void	 svc_shutdown_all(void);
 int	 svc_all_stopped(void);

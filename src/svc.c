@@ -111,21 +111,27 @@ static void
 send_stop(struct service *sv)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
+	pid_t			 pid = svc_pid(sv);
 	char			 sig[32];
 
+	if (pid <= 0)		/* kill(0) would hit soad's own group */
+		return;
 	conf_signal_name(sc->sc_stop_signal, sig, sizeof(sig));
-	if (kill(sv->sv_pid, sc->sc_stop_signal) == -1 && errno != ESRCH)
-		log_warn("%s: kill %ld", sc->sc_name, (long)sv->sv_pid);
-	log_debug("%s: sent %s to pid %ld", sc->sc_name, sig,
-	    (long)sv->sv_pid);
+	if (kill(pid, sc->sc_stop_signal) == -1 && errno != ESRCH)
+		log_warn("%s: kill %ld", sc->sc_name, (long)pid);
+	log_debug("%s: sent %s to pid %ld", sc->sc_name, sig, (long)pid);
 }
 
 static void
 send_kill(struct service *sv)
 {
+	pid_t	pid = svc_pid(sv);
+
+	if (pid <= 0)
+		return;
 	/* The whole process group: helpers must not keep the listeners. */
-	(void)kill(-sv->sv_pid, SIGKILL);
-	(void)kill(sv->sv_pid, SIGKILL);
+	(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
 }
 
 /*
@@ -198,7 +204,6 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 		arm(sv, BIND_RETRY);
 		break;
 	case SVC_IDLE:
-		sv->sv_pid = 0;
 		break;
 	case SVC_RUNNING:
 		svc_now(&sv->sv_active);
@@ -245,6 +250,7 @@ svc_start(struct service *sv)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
 	struct spawn_plan	 plan;
+	struct instance		*inst;
 	struct outlog		*ol;
 	int			 wfd = -1;
 	pid_t			 pid;
@@ -267,11 +273,14 @@ svc_start(struct service *sv)
 		return;
 	}
 	outlog_setpid(ol, pid);
-	child_add(pid, CHILD_SERVICE, sv);
+	if ((inst = calloc(1, sizeof(*inst))) == NULL)
+		fatal("calloc");
+	inst->in_svc = sv;
+	child_add(pid, CHILD_SERVICE, inst);
 	arrival_instance(sv->sv_index, pid);
-	sv->sv_pid = pid;
-	sv->sv_nowatch = 0;
-	svc_now(&sv->sv_started);
+	sv->sv_inst = inst;
+	inst->in_pid = pid;
+	svc_now(&inst->in_started);
 	log_info("%s: started pid %ld", sc->sc_name, (long)pid);
 	svc_enter(sv, SVC_RUNNING, 0);
 }
@@ -370,7 +379,7 @@ svc_idle_check(struct service *sv)
 		return;
 	}
 	log_info("%s: idle for %ld s, stopping pid %ld with %s", sc->sc_name,
-	    sc->sc_timeout, (long)sv->sv_pid,
+	    sc->sc_timeout, (long)svc_pid(sv),
 	    conf_signal_name(sc->sc_stop_signal, sig, sizeof(sig)));
 	svc_enter(sv, SVC_STOPPING, 0);
 }
@@ -392,7 +401,7 @@ svc_timer(evutil_socket_t fd, short what, void *arg)
 	case SVC_STOPPING:
 		log_warnx("%s: pid %ld still running %ld s after the stop "
 		    "signal, killing it", sv->sv_conf->sc_name,
-		    (long)sv->sv_pid, sv->sv_conf->sc_kill_timeout);
+		    (long)svc_pid(sv), sv->sv_conf->sc_kill_timeout);
 		send_kill(sv);
 		break;
 	case SVC_BACKOFF:
@@ -442,6 +451,7 @@ svc_free(struct service *sv)
 	if (sv->sv_timer != NULL)
 		event_free(sv->sv_timer);
 	free(sv->sv_ls);
+	free(sv->sv_inst);	/* only if soad exits with it running */
 	free(sv);
 }
 
@@ -521,29 +531,39 @@ describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "ended with status 0x%x", status);
 }
 
+pid_t
+svc_pid(const struct service *sv)
+{
+	return sv->sv_inst != NULL ? sv->sv_inst->in_pid : 0;
+}
+
 const char *
 svc_name(const struct service *sv)
 {
 	return sv->sv_conf->sc_name;
 }
 
-/* Instance PID of SV was reaped (child.c found it in its registry). */
+/* An instance was reaped (child.c found it in its registry); freed here. */
 void
-svc_reaped(struct service *sv, pid_t pid, int status)
+svc_reaped(struct instance *inst, int status)
 {
+	struct service	*sv = inst->in_svc;
 	const char	*name = sv->sv_conf->sc_name;
+	pid_t		 pid = inst->in_pid;
 	double		 ran;
 	char		 how[64];
-	int		 clean;
+	int		 clean, current;
 
-	if (sv->sv_pid != pid)
-		return;
 	/* Whatever it left behind in its process group goes too. */
 	(void)kill(-pid, SIGKILL);
+	ran = svc_elapsed(&inst->in_started);
+	current = sv->sv_inst == inst;
+	free(inst);
+	if (!current)
+		return;		/* not the service's current process */
+	sv->sv_inst = NULL;
 	arrival_instance(sv->sv_index, 0);
-	ran = svc_elapsed(&sv->sv_started);
 	describe_status(status, how, sizeof(how));
-	sv->sv_pid = 0;
 	if (sv->sv_state == SVC_STOPPING) {
 		log_info("%s: pid %ld stopped (%s)", name, (long)pid, how);
 		svc_enter(sv, SVC_IDLE, 0);
@@ -601,12 +621,12 @@ svc_watcher_lost(void)
 	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
 		if (sv->sv_state != SVC_RUNNING)
 			continue;
-		if (!sv->sv_nowatch && arrival_tampered(sv)) {
+		if (!sv->sv_inst->in_nowatch && arrival_tampered(sv)) {
 			log_warnx("%s: pid %ld changed the arrival signal of "
 			    "its listener; its arrivals are not watched until "
 			    "it restarts", sv->sv_conf->sc_name,
-			    (long)sv->sv_pid);
-			sv->sv_nowatch = 1;
+			    (long)svc_pid(sv));
+			sv->sv_inst->in_nowatch = 1;
 			arrival_mute(sv, 1);
 		}
 	}
@@ -622,9 +642,9 @@ svc_log_state(void)
 
 	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
 		pid[0] = act[0] = '\0';
-		if (sv->sv_pid != 0)
+		if (svc_pid(sv) != 0)
 			snprintf(pid, sizeof(pid), " pid %ld",
-			    (long)sv->sv_pid);
+			    (long)svc_pid(sv));
 		if (sv->sv_state == SVC_RUNNING)
 			snprintf(act, sizeof(act), ", last active %.0f s ago%s",
 			    svc_elapsed(&sv->sv_active),
@@ -646,7 +666,7 @@ svc_shutdown_all(void)
 	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
 		if (sv->sv_state == SVC_RUNNING) {
 			log_info("%s: stopping pid %ld with %s",
-			    sv->sv_conf->sc_name, (long)sv->sv_pid,
+			    sv->sv_conf->sc_name, (long)svc_pid(sv),
 			    conf_signal_name(sv->sv_conf->sc_stop_signal, sig,
 			    sizeof(sig)));
 			svc_enter(sv, SVC_STOPPING, 0);
@@ -661,7 +681,7 @@ svc_all_stopped(void)
 	struct service	*sv;
 
 	TAILQ_FOREACH(sv, &svc_all, sv_entry)
-		if (sv->sv_pid != 0)
+		if (svc_pid(sv) != 0)
 			return 0;
 	return 1;
 }

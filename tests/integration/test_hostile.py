@@ -302,7 +302,8 @@ def test_chatty_service_output_is_rate_limited_and_counted(soad):
 
 def test_fd_limit_too_low_for_the_config_is_refused(tmp_path):
     import resource
-    conf = "".join(fdsvc("s%d" % i, ("127.0.0.1:%d" % free_port(),))
+    # Refused before anything is bound: the ports need only be distinct.
+    conf = "".join(fdsvc("s%d" % i, ("127.0.0.1:%d" % (20000 + i),))
                    for i in range(20))
     path = tmp_path / "soad.conf"
     path.write_text(conf)
