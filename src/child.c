@@ -115,26 +115,21 @@ kill_escapee(pid_t pid, void *svc)
 }
 
 #ifdef __linux__
-/* Our children, from /proc (the task's children file, else every stat). */
-static void
-sweep(void *svc)
+/*
+ * Call FN for every process in /proc with its state, parent, process
+ * group and session (the watcher uses this too).
+ */
+void
+child_proc_each(void (*fn)(long, const struct proc_stat *, void *),
+    void *arg)
 {
-	char		 path[64], buf[4096], *p, *end;
-	FILE		*fp;
 	DIR		*d;
 	struct dirent	*e;
-	long		 pid, ppid;
-	pid_t		 self = getpid();
+	FILE		*fp;
+	struct proc_stat ps;
+	char		 path[64], buf[1024], *p, *end;
+	long		 pid;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
-	    (long)self);
-	if ((fp = fopen(path, "re")) != NULL) {
-		while (fscanf(fp, "%ld", &pid) == 1)
-			if (!child_known((pid_t)pid))
-				kill_escapee((pid_t)pid, svc);
-		fclose(fp);
-		return;
-	}
 	if ((d = opendir("/proc")) == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
@@ -146,13 +141,41 @@ sweep(void *svc)
 			continue;
 		p = fgets(buf, sizeof(buf), fp);
 		fclose(fp);
+		/* The command name may hold anything: parse after its ')'. */
 		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		    sscanf(p + 1, " %c %ld %ld %ld", &ps.ps_state, &ps.ps_ppid,
+		    &ps.ps_pgrp, &ps.ps_sid) != 4)
 			continue;
-		if (ppid == self && !child_known((pid_t)pid))
-			kill_escapee((pid_t)pid, svc);
+		fn(pid, &ps, arg);
 	}
 	closedir(d);
+}
+
+static void
+sweep_one(long pid, const struct proc_stat *ps, void *svc)
+{
+	if (ps->ps_ppid == (long)getpid() && !child_known((pid_t)pid))
+		kill_escapee((pid_t)pid, svc);
+}
+
+/* Our children, from the task's children file, else from every stat. */
+static void
+sweep(void *svc)
+{
+	char		 path[64];
+	FILE		*fp;
+	long		 pid;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+	    (long)getpid());
+	if ((fp = fopen(path, "re")) != NULL) {
+		while (fscanf(fp, "%ld", &pid) == 1)
+			if (!child_known((pid_t)pid))
+				kill_escapee((pid_t)pid, svc);
+		fclose(fp);
+		return;
+	}
+	child_proc_each(sweep_one, svc);
 }
 #else
 static void

@@ -253,6 +253,16 @@ size_t	 child_count(void);
 void	 child_reap(void);
 void	 child_free_all(void);
 
+struct proc_stat {
+	char			 ps_state;
+	long			 ps_ppid;
+	long			 ps_pgrp;
+	long			 ps_sid;
+};
+
+void	 child_proc_each(void (*)(long, const struct proc_stat *, void *),
+	    void *);
+
 /* arrival.c */
 struct watch_table {			/* shared with the watcher */
 	uint64_t		*wt_ino;	/* listeners' socket inodes */

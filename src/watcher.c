@@ -129,41 +129,34 @@ holds_listener(const struct watch_table *wt, const char *pid)
 	return found;
 }
 
+struct sweep_ctx {
+	const struct watch_table	*sw_wt;
+	int				 sw_killed;
+};
+
+static void
+sweep_one(long pid, const struct proc_stat *ps, void *arg)
+{
+	struct sweep_ctx	*sw = arg;
+	char			 name[32];
+
+	if (pid <= 1 || pid == (long)getpid() || ps->ps_state == 'Z')
+		return;
+	snprintf(name, sizeof(name), "%ld", pid);
+	if ((table_has_pid(sw->sw_wt, ps->ps_sid) ||
+	    table_has_pid(sw->sw_wt, ps->ps_pgrp) ||
+	    holds_listener(sw->sw_wt, name)) && kill((pid_t)pid, SIGKILL) == 0)
+		sw->sw_killed++;
+}
+
 /* Every process of the dead master's services; returns how many. */
 static int
 sweep_proc(const struct watch_table *wt)
 {
-	DIR		*d;
-	struct dirent	*e;
-	FILE		*fp;
-	char		 path[300], buf[1024], *p, *end;
-	long		 pid, pgrp, sid;
-	int		 n = 0;
+	struct sweep_ctx	sw = { wt, 0 };
 
-	if ((d = opendir("/proc")) == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		pid = strtol(e->d_name, &end, 10);
-		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		if ((fp = fopen(path, "re")) == NULL)
-			continue;
-		p = fgets(buf, sizeof(buf), fp);
-		fclose(fp);
-		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %*d %ld %ld", &pgrp, &sid) != 2)
-			continue;
-		if (p[2] == 'Z')
-			continue;
-		if (table_has_pid(wt, sid) || table_has_pid(wt, pgrp) ||
-		    holds_listener(wt, e->d_name)) {
-			if (kill((pid_t)pid, SIGKILL) == 0)
-				n++;
-		}
-	}
-	closedir(d);
-	return n;
+	child_proc_each(sweep_one, &sw);
+	return sw.sw_killed;
 }
 #endif
 

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -148,6 +149,30 @@ def soad(tmp_path):
     yield s
     s.stop()
     s.logf.close() if hasattr(s, "logf") else None
+
+
+def svc(name="web", listen=(), args=(), extra="", server=FDSERVER):
+    """A soad.conf service section running tests/fdserver (or SERVER)
+    with argv ("fdserver", *ARGS) on the LISTEN addresses."""
+    lst = ", ".join('"%s"' % a for a in listen)
+    argv = ", ".join('"%s"' % a for a in ("fdserver",) + tuple(args))
+    return """service %s {
+  listen = { %s }
+  server = "%s"
+  args = { %s }
+%s
+}
+""" % (name, lst, server, argv, extra)
+
+
+@pytest.fixture
+def sockdir():
+    """A private directory for UNIX sockets, in /tmp (root's, sticky)."""
+    d = tempfile.mkdtemp(prefix="soad-t", dir="/tmp")
+    yield d
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    os.rmdir(d)
 
 
 def alive(pid):

@@ -6,7 +6,6 @@ time) at 1,000 and 10,000 services: a linear checker takes about 10 times
 as long, a quadratic one 100 times; the bound is 20 times.  Each figure is
 the best of three runs, which keeps a busy machine from failing it.
 """
-import os
 import resource
 import subprocess
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (FDSERVER, SOAD, SRCDIR, Soad, alive, free_port,
-                      http_get, retry)
+from conftest import (SOAD, SRCDIR, Soad, alive, free_port, http_get,
+                      retry, svc)
 
 HOSTILE = os.path.join(SRCDIR, "tests", "apps", "hostile.py")
 
@@ -32,15 +32,7 @@ def hostile(name, listen, *args, extra=""):
 
 
 def fdsvc(name, listen, *args, extra=""):
-    lst = ", ".join('"%s"' % a for a in listen)
-    argv = ", ".join('"%s"' % a for a in ("fdserver",) + args)
-    return """service %s {
-  listen = { %s }
-  server = "%s"
-  args = { %s }
-%s
-}
-""" % (name, lst, FDSERVER, argv, extra)
+    return svc(name, listen, args, extra)
 
 
 @pytest.fixture

@@ -9,34 +9,12 @@ import re
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import FDSERVER, SOAD, alive, free_port, http_get, retry
-
-
-def svc(name="web", listen=(), args=(), extra=""):
-    lst = ", ".join('"%s"' % a for a in listen)
-    argv = ", ".join('"%s"' % a for a in ("fdserver",) + tuple(args))
-    return """service %s {
-  listen = { %s }
-  server = "%s"
-  args = { %s }
-%s
-}
-""" % (name, lst, FDSERVER, argv, extra)
-
-
-@pytest.fixture
-def sockdir():
-    d = tempfile.mkdtemp(prefix="soad-t", dir="/tmp")
-    yield d
-    for f in os.listdir(d):
-        os.unlink(os.path.join(d, f))
-    os.rmdir(d)
+from conftest import SOAD, alive, free_port, http_get, retry, svc
 
 
 def socket_inodes(pid):

@@ -11,32 +11,10 @@ import resource
 import signal
 import socket
 import subprocess
-import tempfile
 
 import pytest
 
-from conftest import FDSERVER, SOAD, Soad, alive, free_port, http_get, retry
-
-
-def svc(name="web", listen=(), args=(), extra="", server=FDSERVER):
-    lst = ", ".join('"%s"' % a for a in listen)
-    argv = ", ".join('"%s"' % a for a in ("fdserver",) + tuple(args))
-    return """service %s {
-  listen = { %s }
-  server = "%s"
-  args = { %s }
-%s
-}
-""" % (name, lst, server, argv, extra)
-
-
-@pytest.fixture
-def sockdir():
-    d = tempfile.mkdtemp(prefix="soad-s", dir="/tmp")
-    yield d
-    for f in os.listdir(d):
-        os.unlink(os.path.join(d, f))
-    os.rmdir(d)
+from conftest import SOAD, Soad, alive, free_port, http_get, retry, svc
 
 
 def proc_stat(pid):
