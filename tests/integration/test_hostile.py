@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (SOAD, SRCDIR, Soad, alive, free_port, http_get,
-                      retry, svc)
+                      retry, run_check, svc)
 
 HOSTILE = os.path.join(SRCDIR, "tests", "apps", "hostile.py")
 
@@ -307,3 +307,33 @@ def test_fd_limit_too_low_for_the_config_is_refused(tmp_path):
     assert p.returncode == 71, p.stderr
     assert re.search(r"RLIMIT_NOFILE is 64; this configuration needs \d+ "
                      r"file descriptors", p.stderr), p.stderr
+
+
+def test_unsafe_socket_directories_are_refused_at_bind(soad):
+    """A directory others may write, or a symlink another user planted in
+    a sticky directory, never receives a socket (soad -n says so too)."""
+    base = tempfile.mkdtemp(prefix="soad-u", dir="/tmp")
+    try:
+        os.chmod(base, 0o1777)          # like /tmp, but ours to clean up
+        www = os.path.join(base, "www")
+        os.mkdir(www)
+        os.chmod(www, 0o777)            # writable by others, not sticky
+        target = os.path.join(base, "target")
+        os.mkdir(target)
+        link = os.path.join(base, "planted")
+        os.symlink(target, link)
+        os.lchown(link, 65534, 65534)   # planted by nobody
+        soad.start(svc("open", (os.path.join(www, "a.sock"),)) +
+                   svc("linked", (os.path.join(link, "b.sock"),)), wait=False)
+        soad.wait_log(r"open: unsafe directory %s: writable by others"
+                      % re.escape(www))
+        soad.wait_log(r"linked: unsafe symbolic link %s: owned by uid 65534"
+                      % re.escape(link))
+        soad.wait_log(r"started with 2 services")
+        assert os.listdir(www) == [] and os.listdir(target) == []
+        rc, err = run_check(soad.conf)
+        assert rc == 78 and "unsafe directory" in err and \
+            "unsafe symbolic link" in err, err
+    finally:
+        soad.stop()
+        subprocess.run(["rm", "-rf", base])
