@@ -281,12 +281,15 @@ svc_conf_free(struct svc_conf *sc)
 	if (sc == NULL)
 		return;
 	for (i = 0; i < sc->sc_nlisten; i++)
-		free(sc->sc_listen[i].lc_fdname);
+		if (sc->sc_listen[i].lc_fdname != sc->sc_name)
+			free(sc->sc_listen[i].lc_fdname);
 	free(sc->sc_listen);
 	free(sc->sc_name);
 	/* Server, argv, environment, user and directory are interned. */
-	free(sc->sc_argv);
-	free(sc->sc_env);
+	if (!sc->sc_sharedargv && sc->sc_argv != conf_nostrings)
+		free(sc->sc_argv);
+	if (sc->sc_env != conf_nostrings)
+		free(sc->sc_env);
 	free(sc);
 }
 
@@ -305,6 +308,31 @@ intern_hash(const char *s)
 		h = h * 33 + (unsigned char)*s++;
 	return h;
 }
+
+/*
+ * The argv { SERVER, NULL } (SERVER interned) that every service of that
+ * server without an args list shares; the last one made is reused, as
+ * such services tend to come together.
+ */
+char **
+conf_argv_of(struct conf *cf, char *server)
+{
+	char	***n, **v;
+
+	if (cf->cf_nargvs > 0 && cf->cf_argvs[cf->cf_nargvs - 1][0] == server)
+		return cf->cf_argvs[cf->cf_nargvs - 1];
+	if ((v = calloc(2, sizeof(*v))) == NULL ||
+	    (n = reallocarray(cf->cf_argvs, cf->cf_nargvs + 1,
+	    sizeof(*n))) == NULL)
+		fatal("calloc");
+	v[0] = server;
+	cf->cf_argvs = n;
+	cf->cf_argvs[cf->cf_nargvs++] = v;
+	return v;
+}
+
+/* The empty list every service without one shares. */
+char	*conf_nostrings[1];
 
 char *
 conf_intern(struct conf *cf, const char *s)
@@ -354,6 +382,9 @@ conf_free(struct conf *cf)
 	for (i = 0; i < cf->cf_poolsize; i++)
 		free(cf->cf_pool[i]);
 	free(cf->cf_pool);
+	for (i = 0; i < cf->cf_nargvs; i++)
+		free(cf->cf_argvs[i]);
+	free(cf->cf_argvs);
 	free(cf);
 }
 

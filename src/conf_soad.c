@@ -415,6 +415,8 @@ strv(cfg_t *c, const char *key, const char *dflt)
 	unsigned int	  i, n = cfg_size(c, key);
 	char		**v;
 
+	if (n == 0 && dflt == NULL)
+		return conf_nostrings;		/* shared, never freed */
 	if ((v = calloc(n + 2, sizeof(*v))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++)
@@ -724,8 +726,9 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	for (i = 0; i < sc->sc_nlisten; i++) {
 		s = cfg_getnstr(sec, "listen", i);
 		r = addr_split_name(s, name, sizeof(name), &rest);
-		sc->sc_listen[i].lc_fdname = xstrdup(r == 1 ? name :
-		    sc->sc_name);
+		/* The default name is the service's own: one copy. */
+		sc->sc_listen[i].lc_fdname = r == 1 ? xstrdup(name) :
+		    sc->sc_name;
 		sc->sc_listen[i].lc_line = line;
 		if (r == -1)
 			conf_error(line, "listen \"%s\": name longer than %d "
@@ -740,7 +743,12 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		conf_error(sc->sc_line, "service %s: no server given",
 		    sc->sc_name);
 	sc->sc_server = conf_intern(P.cf, s);
-	sc->sc_argv = strv(sec, "args", s);
+	if (cfg_size(sec, "args") == 0 && s != NULL) {
+		/* { server }: one vector for every service of that server. */
+		sc->sc_argv = conf_argv_of(P.cf, sc->sc_server);
+		sc->sc_sharedargv = 1;
+	} else
+		sc->sc_argv = strv(sec, "args", s);
 	if (pick(sec, glob, "args") == sec && cfg_size(sec, "args") == 0)
 		conf_error(sc->sc_line, "service %s: args needs at least argv[0]",
 		    sc->sc_name);
@@ -774,7 +782,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		s = cfg_getstr(pick(sec, glob, limit_keys[k]), limit_keys[k]);
 		if (s != NULL && conf_parse_limit(s, &sc->sc_limits[k].lm_value)
 		    == 0)
-			sc->sc_limits[k].lm_set = 1;
+			sc->sc_limitset |= 1U << k;
 	}
 
 	/* directory */

@@ -10,6 +10,8 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,10 +33,19 @@ struct event_base;
 struct event;
 
 /* addr.c */
+/* Room for any address soad binds, and no more (sockaddr_storage is
+ * 128 bytes; this is 112, kept once per listener). */
+union addr_sa {
+	struct sockaddr		 sa;
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	struct sockaddr_un	 sun;
+};
+
 struct addr {
 	int			 ad_family;	/* AF_INET, AF_INET6, AF_UNIX */
 	int			 ad_any;	/* "PORT": every address */
-	struct sockaddr_storage	 ad_ss;
+	union addr_sa		 ad_ss;
 	socklen_t		 ad_len;
 };
 
@@ -66,8 +77,7 @@ void	 fatalx(const char *, ...)
 enum limit_kind { LIM_NOFILE, LIM_NPROC, LIM_CORE, LIM_AS, LIM_COUNT };
 
 struct limit_conf {
-	int			 lm_set;
-	rlim_t			 lm_value;
+	rlim_t			 lm_value;	/* if its bit is in sc_limitset */
 };
 
 struct listen_conf {
@@ -76,29 +86,31 @@ struct listen_conf {
 	int			 lc_line;
 };
 
-struct svc_conf {
+struct svc_conf {				/* one per service: kept small */
 	char			*sc_name;
-	int			 sc_line;	/* section's closing line */
 	struct listen_conf	*sc_listen;
 	size_t			 sc_nlisten;
 	char			*sc_server;
 	char		       **sc_argv;	/* NULL-terminated */
 	char		       **sc_env;	/* NULL-terminated, NAME=value */
-	int			 sc_setuser;	/* 0: run as soad's own user */
 	char			*sc_user;
+	char			*sc_dir;
+	long			 sc_timeout;
+	long			 sc_kill_timeout;
+	struct limit_conf	 sc_limits[LIM_COUNT];
+	int			 sc_line;	/* section's closing line */
+	int			 sc_setuser;	/* 0: run as soad's own user */
 	uid_t			 sc_uid;
 	gid_t			 sc_gid;
 	uid_t			 sc_sock_uid;
 	gid_t			 sc_sock_gid;
 	mode_t			 sc_sock_mode;
 	mode_t			 sc_umask;
-	char			*sc_dir;
-	long			 sc_timeout;
 	int			 sc_stop_signal;
-	long			 sc_kill_timeout;
 	int			 sc_backlog;
-	int			 sc_fd0;
-	struct limit_conf	 sc_limits[LIM_COUNT];
+	unsigned char		 sc_fd0;
+	unsigned char		 sc_limitset;	/* bit k: sc_limits[k] set */
+	unsigned char		 sc_sharedargv;	/* sc_argv is the config's */
 };
 
 struct conf {
@@ -106,6 +118,8 @@ struct conf {
 	struct svc_conf	       **cf_svcs;
 	size_t			 cf_nsvcs;
 	char		       **cf_pool;	/* interned strings, hashed */
+	char		      ***cf_argvs;	/* shared { server, NULL } lists */
+	size_t			 cf_nargvs;
 	size_t			 cf_poolsize;	/* slots, a power of two */
 	size_t			 cf_npool;
 };
@@ -117,6 +131,8 @@ typedef void (*conf_sink_fn)(const char *, int, const char *);
 
 void	 conf_set_sink(conf_sink_fn);
 char	*conf_intern(struct conf *, const char *);
+char	**conf_argv_of(struct conf *, char *);
+extern char *conf_nostrings[1];
 void	 conf_errors_begin(void);
 void	 conf_error(int, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));

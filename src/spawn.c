@@ -241,11 +241,11 @@ set_limits(struct child *ch)
 	struct rlimit		 rl;
 	int			 k;
 
-	if (have_orig_nofile && !sc->sc_limits[LIM_NOFILE].lm_set &&
+	if (have_orig_nofile && !(sc->sc_limitset & (1U << LIM_NOFILE)) &&
 	    setrlimit(RLIMIT_NOFILE, &orig_nofile) == -1)
 		child_fail(ch, "setrlimit");
 	for (k = 0; k < LIM_COUNT; k++) {
-		if (!sc->sc_limits[k].lm_set)
+		if (!(sc->sc_limitset & (1U << k)))
 			continue;
 		rl.rlim_cur = rl.rlim_max = sc->sc_limits[k].lm_value;
 		if (setrlimit(conf_limit_resource((enum limit_kind)k), &rl)

@@ -198,7 +198,7 @@ static void
 assert_limit(const struct svc_conf *sc, enum limit_kind k, int set,
     rlim_t v)
 {
-	assert_int_equal(sc->sc_limits[k].lm_set, set);
+	assert_int_equal((sc->sc_limitset >> k) & 1, set);
 	if (set)
 		assert_true(sc->sc_limits[k].lm_value == v);
 }
