@@ -220,7 +220,6 @@ void
 arrival_watch(struct listener *ls)
 {
 	struct listener	**n;
-	struct stat	  st;
 	size_t		  want = (size_t)ls->ls_fd + 1;
 
 	if (want > nbyfd) {
@@ -233,8 +232,6 @@ arrival_watch(struct listener *ls)
 		nbyfd = want;
 	}
 	byfd[ls->ls_fd] = ls;
-	if (ls->ls_index < wt.wt_nino && fstat(ls->ls_fd, &st) == 0)
-		wt.wt_ino[ls->ls_index] = (uint64_t)st.st_ino;
 }
 
 void
@@ -246,12 +243,27 @@ arrival_forget(struct listener *ls)
 		wt.wt_ino[ls->ls_index] = 0;
 }
 
-/* The instance the watcher kills if we die; 0 when there is none. */
+/*
+ * What the watcher kills if we die: the running instance of SV (PID, or
+ * 0 when there is none) and whoever holds its listeners' sockets.  Only
+ * a running service's sockets matter: nothing else of ours holds them.
+ */
 void
-arrival_instance(size_t index, pid_t pid)
+arrival_instance(const struct service *sv, pid_t pid)
 {
-	if (index < wt.wt_npid)
-		wt.wt_pid[index] = pid;
+	const struct listener	*ls;
+	struct stat		 st;
+	size_t			 i;
+
+	if (sv->sv_index < wt.wt_npid)
+		wt.wt_pid[sv->sv_index] = pid;
+	for (i = 0; i < sv->sv_nls; i++) {
+		ls = &sv->sv_ls[i];
+		if (ls->ls_index >= wt.wt_nino)
+			continue;
+		wt.wt_ino[ls->ls_index] = pid != 0 && ls->ls_fd != -1 &&
+		    fstat(ls->ls_fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	}
 }
 
 /*

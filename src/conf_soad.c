@@ -389,10 +389,52 @@ static const struct {
  * The section whose KEY applies: the service's if set there, even to an
  * empty list (lists are replaced, not merged), else the global one.
  */
+/*
+ * libconfuse's getters find an option by a linear strcmp over the
+ * section's list, twice per key and service here.  A section's options
+ * are a copy of the schema, in its order, and the keys a service and the
+ * global section share come first in both: so each key's index is looked
+ * up once, checked by name, and reused (falling back to libconfuse's own
+ * lookup if the name differs).
+ */
+static cfg_opt_t *
+opt_of(cfg_t *c, const char *key)
+{
+	static struct {
+		const char	*key;
+		size_t		 idx;
+	}		 cache[48];
+	static size_t	 ncache;
+	cfg_opt_t	*o;
+	size_t		 i;
+
+	if (c == NULL)
+		return NULL;
+	for (i = 0; i < ncache; i++)
+		if (cache[i].key == key) {
+			o = &c->opts[cache[i].idx];
+			if (o->name != NULL && strcmp(o->name, key) == 0)
+				return o;
+			break;
+		}
+	if ((o = cfg_getopt(c, key)) != NULL && i == ncache &&
+	    ncache < sizeof(cache) / sizeof(cache[0])) {
+		cache[ncache].key = key;
+		cache[ncache++].idx = (size_t)(o - c->opts);
+	}
+	return o;
+}
+
+#define opt_nstr(c, k, i)	cfg_opt_getnstr(opt_of((c), (k)), (i))
+#define opt_str(c, k)		cfg_opt_getnstr(opt_of((c), (k)), 0)
+#define opt_int(c, k)		cfg_opt_getnint(opt_of((c), (k)), 0)
+#define opt_bool(c, k)		cfg_opt_getnbool(opt_of((c), (k)), 0)
+#define opt_size(c, k)		cfg_opt_size(opt_of((c), (k)))
+
 static cfg_t *
 pick(cfg_t *sec, cfg_t *glob, const char *key)
 {
-	cfg_opt_t	*opt = cfg_getopt(sec, key);
+	cfg_opt_t	*opt = opt_of(sec, key);
 
 	return opt != NULL && (opt->flags & CFGF_MODIFIED) ? sec : glob;
 }
@@ -412,7 +454,7 @@ xstrdup(const char *s)
 static char **
 strv(cfg_t *c, const char *key, const char *dflt)
 {
-	unsigned int	  i, n = cfg_size(c, key);
+	unsigned int	  i, n = opt_size(c, key);
 	char		**v;
 
 	if (n == 0 && dflt == NULL)
@@ -420,7 +462,7 @@ strv(cfg_t *c, const char *key, const char *dflt)
 	if ((v = calloc(n + 2, sizeof(*v))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++)
-		v[i] = conf_intern(P.cf, cfg_getnstr(c, key, i));
+		v[i] = conf_intern(P.cf, opt_nstr(c, key, i));
 	if (n == 0 && dflt != NULL)
 		v[0] = conf_intern(P.cf, dflt);
 	return v;
@@ -568,8 +610,8 @@ check_env(cfg_t *src, const struct svc_conf *sc)
 	if (key_checked(src, "environment"))
 		return;
 	line = key_lineno(src, sc, "environment");
-	for (i = 0; i < cfg_size(src, "environment"); i++) {
-		s = cfg_getnstr(src, "environment", i);
+	for (i = 0; i < opt_size(src, "environment"); i++) {
+		s = opt_nstr(src, "environment", i);
 		for (p = s; *p != '\0' && *p != '='; p++)
 			if (!isalnum((unsigned char)*p) && *p != '_')
 				break;
@@ -672,8 +714,8 @@ check_sock_owner(const struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 		return;
 	usrc = pick(sec, glob, "socket-user");
 	gsrc = pick(sec, glob, "socket-group");
-	u = cfg_getstr(usrc, "socket-user");
-	g = cfg_getstr(gsrc, "socket-group");
+	u = opt_str(usrc, "socket-user");
+	g = opt_str(gsrc, "socket-group");
 	if (u != NULL && sc->sc_sock_uid != P.euid)
 		key_err(usrc, sc, "socket-user", "socket-user %s needs soad to "
 		    "run as root", u);
@@ -711,7 +753,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 
 	/* listen; a bad address keeps ad_family 0 */
 	line = keyline_get(P.building, "listen", sc->sc_line);
-	sc->sc_nlisten = cfg_size(sec, "listen");
+	sc->sc_nlisten = opt_size(sec, "listen");
 	if (sc->sc_nlisten == 0)
 		conf_error(sc->sc_line, "service %s: no listen address",
 		    sc->sc_name);
@@ -724,7 +766,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	    sizeof(*sc->sc_listen))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < sc->sc_nlisten; i++) {
-		s = cfg_getnstr(sec, "listen", i);
+		s = opt_nstr(sec, "listen", i);
 		r = addr_split_name(s, name, sizeof(name), &rest);
 		/* The default name is the service's own: one copy. */
 		sc->sc_listen[i].lc_fdname = r == 1 ? xstrdup(name) :
@@ -739,17 +781,17 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	}
 
 	/* server, args */
-	if ((s = cfg_getstr(sec, "server")) == NULL)
+	if ((s = opt_str(sec, "server")) == NULL)
 		conf_error(sc->sc_line, "service %s: no server given",
 		    sc->sc_name);
 	sc->sc_server = conf_intern(P.cf, s);
-	if (cfg_size(sec, "args") == 0 && s != NULL) {
+	if (opt_size(sec, "args") == 0 && s != NULL) {
 		/* { server }: one vector for every service of that server. */
 		sc->sc_argv = conf_argv_of(P.cf, sc->sc_server);
 		sc->sc_sharedargv = 1;
 	} else
 		sc->sc_argv = strv(sec, "args", s);
-	if (pick(sec, glob, "args") == sec && cfg_size(sec, "args") == 0)
+	if (pick(sec, glob, "args") == sec && opt_size(sec, "args") == 0)
 		conf_error(sc->sc_line, "service %s: args needs at least argv[0]",
 		    sc->sc_name);
 	/* Interned: services sharing a server share one check. */
@@ -763,23 +805,23 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	}
 
 	/* plain inherited values */
-	sc->sc_timeout = cfg_getint(pick(sec, glob, "timeout"), "timeout");
-	sc->sc_kill_timeout = cfg_getint(pick(sec, glob, "kill-timeout"),
+	sc->sc_timeout = opt_int(pick(sec, glob, "timeout"), "timeout");
+	sc->sc_kill_timeout = opt_int(pick(sec, glob, "kill-timeout"),
 	    "kill-timeout");
-	sc->sc_backlog = (int)cfg_getint(pick(sec, glob, "backlog"),
+	sc->sc_backlog = (int)opt_int(pick(sec, glob, "backlog"),
 	    "backlog");
-	sc->sc_stop_signal = conf_signal_parse(cfg_getstr(pick(sec, glob,
+	sc->sc_stop_signal = conf_signal_parse(opt_str(pick(sec, glob,
 	    "stop-signal"), "stop-signal"));
-	(void)conf_parse_octal(cfg_getstr(pick(sec, glob, "umask"), "umask"),
+	(void)conf_parse_octal(opt_str(pick(sec, glob, "umask"), "umask"),
 	    &sc->sc_umask);
-	(void)conf_parse_octal(cfg_getstr(pick(sec, glob, "socket-mode"),
+	(void)conf_parse_octal(opt_str(pick(sec, glob, "socket-mode"),
 	    "socket-mode"), &sc->sc_sock_mode);
-	sc->sc_fd0 = cfg_getbool(pick(sec, glob, "fd0"), "fd0");
+	sc->sc_fd0 = opt_bool(pick(sec, glob, "fd0"), "fd0");
 	src = pick(sec, glob, "environment");
 	sc->sc_env = strv(src, "environment", NULL);
 	check_env(src, sc);
 	for (k = 0; k < LIM_COUNT; k++) {
-		s = cfg_getstr(pick(sec, glob, limit_keys[k]), limit_keys[k]);
+		s = opt_str(pick(sec, glob, limit_keys[k]), limit_keys[k]);
 		if (s != NULL && conf_parse_limit(s, &sc->sc_limits[k].lm_value)
 		    == 0)
 			sc->sc_limitset |= 1U << k;
@@ -787,7 +829,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 
 	/* directory */
 	src = pick(sec, glob, "directory");
-	sc->sc_dir = absolute_dir(cfg_getstr(src, "directory"));
+	sc->sc_dir = absolute_dir(opt_str(src, "directory"));
 	if (!(flags & CONF_CHECK_FILES) || sc->sc_dir == P.dirok)
 		;
 	else if (stat(sc->sc_dir, &st) == -1)
@@ -803,7 +845,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	sc->sc_uid = P.euid;
 	sc->sc_gid = P.egid;
 	src = pick(sec, glob, "user");
-	if ((s = cfg_getstr(src, "user")) != NULL) {
+	if ((s = opt_str(src, "user")) != NULL) {
 		/* Without root soad cannot change ids: spawn skips the drop. */
 		if (resolve_user(sc, src, s) == 0 && P.euid != 0 &&
 		    (sc->sc_uid != P.euid || sc->sc_gid != P.egid))
@@ -816,7 +858,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	sc->sc_sock_uid = sc->sc_uid;
 	sc->sc_sock_gid = sc->sc_gid;
 	src = pick(sec, glob, "socket-user");
-	if ((s = cfg_getstr(src, "socket-user")) != NULL) {
+	if ((s = opt_str(src, "socket-user")) != NULL) {
 		if ((pw = user_lookup(s)) == NULL)
 			key_err(src, sc, "socket-user", "no such socket-user "
 			    "\"%s\"", s);
@@ -826,7 +868,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		}
 	}
 	src = pick(sec, glob, "socket-group");
-	if ((s = cfg_getstr(src, "socket-group")) != NULL) {
+	if ((s = opt_str(src, "socket-group")) != NULL) {
 		if (lookup_group(s, &g) == -1)
 			key_err(src, sc, "socket-group", "no such socket-group "
 			    "\"%s\"", s);

@@ -353,8 +353,10 @@ main(int argc, char *argv[])
 	if (arrival_init(base, cf->cf_nsvcs, nls) == -1)
 		fatal("cannot start the arrival watcher");
 
+	listener_reserve(1);
 	for (i = 0; i < cf->cf_nsvcs; i++)
 		svc_bind(svc_create(cf->cf_svcs[i]));
+	listener_reserve(0);
 	log_info("started with %zu service%s from %s (%s)", cf->cf_nsvcs,
 	    cf->cf_nsvcs == 1 ? "" : "s", file, event_base_get_method(base));
 	daemon_ready(readyfd);

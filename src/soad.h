@@ -183,6 +183,7 @@ int	 listener_open(struct listener *, const struct svc_conf *);
 void	 listener_close(struct listener *);
 const char *listener_broken(const struct listener *);
 int	 listener_relisten(struct listener *, const struct svc_conf *);
+void	 listener_reserve(int);
 
 /* svc.c */
 enum svc_state {
@@ -292,7 +293,7 @@ int	 arrival_init(struct event_base *, size_t, size_t);
 void	 arrival_free(void);
 void	 arrival_watch(struct listener *);
 void	 arrival_forget(struct listener *);
-void	 arrival_instance(size_t, pid_t);
+void	 arrival_instance(const struct service *, pid_t);
 int	 arrival_arm(int, int);
 void	 arrival_mute(const struct service *, int);
 int	 arrival_reassert(const struct service *);

@@ -181,8 +181,10 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
 
-	/* Nothing waits on a listener the last instance broke. */
-	if (st == SVC_IDLE && !svc_exiting && svc_heal(sv)) {
+	/* Nothing waits on a listener the last instance broke (one just
+	 * bound is whole). */
+	if (st == SVC_IDLE && !svc_exiting && sv->sv_state != SVC_UNBOUND &&
+	    svc_heal(sv)) {
 		svc_bind(sv);
 		return;
 	}
@@ -277,7 +279,7 @@ svc_start(struct service *sv)
 		fatal("calloc");
 	inst->in_svc = sv;
 	child_add(pid, CHILD_SERVICE, inst);
-	arrival_instance(sv->sv_index, pid);
+	arrival_instance(sv, pid);
 	sv->sv_inst = inst;
 	inst->in_pid = pid;
 	svc_now(&inst->in_started);
@@ -562,7 +564,7 @@ svc_reaped(struct instance *inst, int status)
 	if (!current)
 		return;		/* not the service's current process */
 	sv->sv_inst = NULL;
-	arrival_instance(sv->sv_index, 0);
+	arrival_instance(sv, 0);
 	describe_status(status, how, sizeof(how));
 	if (sv->sv_state == SVC_STOPPING) {
 		log_info("%s: pid %ld stopped (%s)", name, (long)pid, how);
