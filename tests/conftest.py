@@ -175,6 +175,20 @@ def sockdir():
     os.rmdir(d)
 
 
+def socket_inodes(pid):
+    """Socket inodes among the fds of a process."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", t)
+        if m:
+            out.add(m.group(1))
+    return out
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)

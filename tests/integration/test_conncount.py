@@ -8,7 +8,6 @@ together, about once a second, not once per service every timeout/10."""
 import os
 import re
 import socket
-import tempfile
 import time
 
 import pytest
@@ -25,15 +24,6 @@ def svc(name, listen, extra=""):
 %s
 }
 """ % (name, lst, FDSERVER, extra)
-
-
-@pytest.fixture
-def sockdir():
-    d = tempfile.mkdtemp(prefix="soad-cc", dir="/tmp")
-    yield d
-    for f in os.listdir(d):
-        os.unlink(os.path.join(d, f))
-    os.rmdir(d)
 
 
 def port_pair():

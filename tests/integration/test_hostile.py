@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (SOAD, SRCDIR, Soad, alive, free_port, http_get,
-                      retry, run_check, svc)
+                      retry, run_check, socket_inodes, svc)
 
 HOSTILE = os.path.join(SRCDIR, "tests", "apps", "hostile.py")
 
@@ -86,19 +86,6 @@ def holders(inodes):
     return out
 
 
-def master_sockets(pid):
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        m = re.match(r"socket:\[(\d+)\]", t)
-        if m:
-            out.add(m.group(1))
-    return out
-
-
 @pytest.mark.parametrize("sig", [
     signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM, signal.SIGUSR1,
     signal.SIGSEGV, signal.SIGRTMIN + 1, signal.SIGRTMIN + 5],
@@ -167,7 +154,7 @@ def test_shut_down_listener_is_healed_without_a_restart_loop(soad):
     port = free_port()
     soad.start("timeout = 60\n" +
                hostile("evil", ("127.0.0.1:%d" % port,), "shutdown"))
-    inode = master_sockets(soad.proc.pid)
+    inode = socket_inodes(soad.proc.pid)
     assert http_get(("127.0.0.1", port)).startswith("hostile")
     soad.wait_log(r"evil: listener 127\.0\.0\.1:%d was shut down" % port)
     # The next client is served by the next instance.
@@ -194,7 +181,7 @@ def test_double_forked_daemon_does_not_outlive_its_instance(soad):
     port = free_port()
     soad.start("timeout = 60\n" +
                hostile("evil", ("127.0.0.1:%d" % port,), "daemonize"))
-    listeners = master_sockets(soad.proc.pid)
+    listeners = socket_inodes(soad.proc.pid)
     s = socket.create_connection(("127.0.0.1", port))
     daemon = int(soad.wait_log(r"evil: killed pid (\d+) that outlived its "
                                r"service \(services must not daemonize\)"))

@@ -14,21 +14,8 @@ import time
 
 import pytest
 
-from conftest import SOAD, alive, free_port, http_get, retry, svc
-
-
-def socket_inodes(pid):
-    """Socket inodes among the fds of a process."""
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        m = re.match(r"socket:\[(\d+)\]", t)
-        if m:
-            out.add(m.group(1))
-    return out
+from conftest import (SOAD, alive, free_port, http_get, retry, socket_inodes,
+                      svc)
 
 
 def test_activation_over_tcp4_tcp6_unix(soad, sockdir):
