@@ -379,9 +379,3 @@ arrival_tampered(const struct service *sv)
 	}
 	return 0;
 }
-
-pid_t
-arrival_watcher_pid(void)
-{
-	return watcher_pid;
-}

@@ -39,7 +39,6 @@ struct child {
 };
 
 static struct child	*buckets[CHILD_BUCKETS];
-static size_t		 nchildren;
 
 static struct child **
 slot(pid_t pid)
@@ -75,7 +74,6 @@ child_add(pid_t pid, enum child_kind kind, void *owner)
 	ch->ch_owner = owner;
 	ch->ch_next = buckets[(unsigned long)pid & (CHILD_BUCKETS - 1)];
 	buckets[(unsigned long)pid & (CHILD_BUCKETS - 1)] = ch;
-	nchildren++;
 }
 
 static struct child *
@@ -83,23 +81,15 @@ child_take(pid_t pid)
 {
 	struct child	**cp = slot(pid), *ch = *cp;
 
-	if (ch != NULL) {
+	if (ch != NULL)
 		*cp = ch->ch_next;
-		nchildren--;
-	}
 	return ch;
 }
 
-int
+static int
 child_known(pid_t pid)
 {
 	return *slot(pid) != NULL;
-}
-
-size_t
-child_count(void)
-{
-	return nchildren;
 }
 
 /* Kill it, and remember whose it was for the orphans it leaves. */
@@ -238,5 +228,4 @@ child_free_all(void)
 			buckets[i] = ch->ch_next;
 			free(ch);
 		}
-	nchildren = 0;
 }

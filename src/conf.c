@@ -173,6 +173,21 @@ conf_signal_parse(const char *s)
 	return -1;
 }
 
+/*
+ * Signals whose default soad's processes keep: KILL and STOP cannot be
+ * caught, and a synchronous fault must end the process, not loop.
+ */
+int
+conf_signal_keeps_default(int sig)
+{
+	switch (sig) {
+	case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL:
+	case SIGFPE: case SIGTRAP: case SIGSYS: case SIGABRT:
+		return 1;
+	}
+	return 0;
+}
+
 const char *
 conf_signal_name(int sig, char *buf, size_t len)
 {

@@ -110,6 +110,24 @@ conftext_read(const char *file, char **bufp, size_t *lenp, char *err,
 }
 
 /*
+ * The length of the quoted string at S (its quote included, as the libconfuse lexer
+ * reads it, backslash escapes and all), counting its newlines in *LINE.
+ */
+static size_t
+quoted_len(const char *s, int *line)
+{
+	const char	*p = s + 1;
+
+	for (; *p != '\0' && *p != *s; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		if (*p == '\n')
+			(*line)++;
+	}
+	return (size_t)(p - s) + (*p != '\0');
+}
+
+/*
  * Blank out comments ("#" or "//" to the end of the line, C-style block
  * comments) outside quoted strings, as the libconfuse lexer sees them,
  * keeping every newline: libconfuse 3.3 counts two extra lines for each
@@ -121,18 +139,10 @@ int
 conftext_strip_comments(char *s)
 {
 	int	line = 1, start, inword = 0;
-	char	q;
 
 	while (*s != '\0') {
 		if (*s == '"' || *s == '\'') {
-			for (q = *s++; *s != '\0' && *s != q; s++) {
-				if (*s == '\\' && s[1] != '\0')
-					s++;
-				if (*s == '\n')
-					line++;
-			}
-			if (*s != '\0')
-				s++;
+			s += quoted_len(s, &line);
 			inword = 0;
 		} else if (*s == '#' || (!inword && s[0] == '/' &&
 		    s[1] == '/')) {
@@ -180,7 +190,6 @@ conftext_section_lines(const char *s, int **linesp)
 	int	*lines = NULL, *nl;
 	size_t	 n = 0, size = 0;
 	int	 line = 1, depth = 0, after_eq = 0, tok[3] = { 1, 1, 1 };
-	char	 q;
 
 	while (*s != '\0') {
 		if (*s == '\n') {
@@ -197,14 +206,7 @@ conftext_section_lines(const char *s, int **linesp)
 		tok[1] = tok[0];
 		tok[0] = line;
 		if (*s == '"' || *s == '\'') {
-			for (q = *s++; *s != '\0' && *s != q; s++) {
-				if (*s == '\\' && s[1] != '\0')
-					s++;
-				if (*s == '\n')
-					line++;
-			}
-			if (*s != '\0')
-				s++;
+			s += quoted_len(s, &line);
 			after_eq = 0;
 			continue;
 		}

@@ -233,12 +233,8 @@ ignore_signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++) {
-		switch (sig) {
-		case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS:
-		case SIGILL: case SIGFPE: case SIGTRAP: case SIGSYS:
-		case SIGABRT:
+		if (conf_signal_keeps_default(sig))
 			continue;
-		}
 		for (i = 0; i < NHANDLED; i++)
 			if (handled[i].sig == sig)
 				break;

@@ -141,6 +141,7 @@ int	 conf_errors_end(const char *);
 void	 conf_free(struct conf *);
 int	 conf_signal_parse(const char *);
 const char *conf_signal_name(int, char *, size_t);
+int	 conf_signal_keeps_default(int);
 int	 conf_limit_resource(enum limit_kind);
 int	 conf_parse_octal(const char *, mode_t *);
 int	 conf_parse_limit(const char *, rlim_t *);
@@ -232,7 +233,6 @@ void	 svc_watcher_changed(void);
 void	 svc_watcher_lost(void);
 const char *svc_name(const struct service *);
 void	 svc_reaped(struct instance *, int);
-pid_t	 svc_pid(const struct service *);
 void	 svc_log_state(void);
 void	 svc_shutdown_all(void);
 int	 svc_all_stopped(void);
@@ -265,8 +265,6 @@ enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER };
 
 void	 child_init(void);
 void	 child_add(pid_t, enum child_kind, void *);
-int	 child_known(pid_t);
-size_t	 child_count(void);
 void	 child_reap(void);
 void	 child_free_all(void);
 
@@ -300,7 +298,6 @@ int	 arrival_reassert(const struct service *);
 int	 arrival_tampered(const struct service *);
 void	 arrival_watcher_stopped(pid_t);
 void	 arrival_watcher_exited(pid_t, int);
-pid_t	 arrival_watcher_pid(void);
 
 /* watcher.c */
 void	 watcher_main(int, int, const struct watch_table *)

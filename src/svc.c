@@ -40,6 +40,7 @@ static size_t			 svc_count, svc_nlisteners;
 
 static void	svc_enter(struct service *, enum svc_state, long);
 static void	svc_timer(evutil_socket_t, short, void *);
+static pid_t	svc_pid(const struct service *);
 
 int
 svc_init(struct event_base *base)
@@ -533,7 +534,7 @@ describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "ended with status 0x%x", status);
 }
 
-pid_t
+static pid_t
 svc_pid(const struct service *sv)
 {
 	return sv->sv_inst != NULL ? sv->sv_inst->in_pid : 0;

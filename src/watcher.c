@@ -75,14 +75,9 @@ watch_signals(void)
 	sa.sa_flags = SA_SIGINFO;
 	sigfillset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++) {
-		switch (sig) {
-		case SIGKILL: case SIGSTOP:
 		/* A fault is a fault: die and be restarted, never loop. */
-		case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE:
-		case SIGTRAP: case SIGSYS: case SIGABRT:
-			continue;
-		}
-		(void)sigaction(sig, &sa, NULL);
+		if (!conf_signal_keeps_default(sig))
+			(void)sigaction(sig, &sa, NULL);
 	}
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
