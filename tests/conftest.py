@@ -127,6 +127,13 @@ class Soad:
             r"^soad: %s: started pid (\d+)$" % re.escape(service),
             self.log(), re.M)]
 
+    def pid(self, service, n=1):
+        """The pid of the service's Nth start, waiting for its log line:
+        with a vfork-style spawn the service may answer before the
+        master has written it."""
+        return int(self.wait_log(r"^soad: %s: started pid (\d+)$"
+                                 % re.escape(service), n=n))
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 

@@ -125,7 +125,7 @@ def test_only_own_connections_count(soad, sockdir):
         http_get(web_sock)
         assert "06" in tcp_states(p, "0100007F"), \
             "no TIME-WAIT socket on 127.0.0.1:%d to ignore" % p
-        web = soad.pids("web")[0]
+        web = soad.pid("web")
         t0 = time.monotonic()
         soad.wait_log(r"web: idle for 1 s, stopping pid %d" % web,
                       timeout=10)
@@ -155,7 +155,7 @@ def test_other_family_on_same_port_does_not_count(soad):
     held = [hold(("127.0.0.1", p)), hold(("127.0.0.1", p))]
     try:
         http_get(("::1", p))
-        v6 = soad.pids("v6")[0]
+        v6 = soad.pid("v6")
         soad.wait_log(r"v6: pid %d stopped" % v6, timeout=10)
         soad.wait_log(r"v4: 2 connections open, not idle")
         assert soad.count(r"v4: idle for") == 0
@@ -183,7 +183,7 @@ def test_held_connection_keeps_service_up(soad, sockdir, kind):
     noise = Unrelated(100)
     try:
         s = hold(addr)
-        pid = soad.pids("web")[0]
+        pid = soad.pid("web")
         soad.wait_log(r"web: 1 connections open, not idle", timeout=5)
         if kind != "unix":
             # Filtered in the kernel: only the service's own socket (and
@@ -214,7 +214,7 @@ def test_witness_gone_but_other_connection_open(soad):
     p = port_pair()
     soad.start("timeout = 1\n" + svc("web", ("127.0.0.1:%d" % p,)))
     first = hold(("127.0.0.1", p))
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     soad.wait_log(r"web: 1 connections open, not idle", timeout=5)
     second = hold(("127.0.0.1", p))
     soad.wait_log(r"\(1 by a held connection, 0 TCP sockets read")

@@ -26,7 +26,7 @@ def test_activation_over_tcp4_tcp6_unix(soad, sockdir):
     assert soad.pids("web") == [], "no service may run before a connection"
     assert oct(os.stat(path).st_mode & 0o777) == "0o660"
     r4 = http_get(("127.0.0.1", port))
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     assert r4 == "hello from %d\n" % pid
     assert http_get(("::1", port)) == r4
     assert http_get(path) == r4
@@ -40,7 +40,7 @@ def test_exact_environment_and_fds(soad, sockdir):
                            "[::1]:%d" % port, path),
                    extra='  environment = { "FOO=bar", "PATH=/opt/x" }'))
     env = http_get(("127.0.0.1", port), "/environ")
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     got = dict(l.split("=", 1) for l in env.splitlines())
     assert got["LISTEN_FDS"] == "3"
     assert got["LISTEN_PID"] == str(pid)
@@ -98,7 +98,7 @@ def test_user_directory_and_output_log(soad):
     ids = http_get(("127.0.0.1", port), "/id")
     assert ids.strip() == "uid=65534 gid=65534 groups=65534"
     assert http_get(("127.0.0.1", port), "/cwd") == "/tmp\n"
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     soad.wait_log(r"^soad: web\[%d\]: fdserver: ready, pid %d, 1 listeners$"
                   % (pid, pid))
 
@@ -108,7 +108,7 @@ def test_stops_after_idle_timeout_and_restarts(soad):
     soad.start("timeout = 1\n" + svc(listen=("127.0.0.1:%d" % port,)))
     t0 = time.monotonic()
     http_get(("127.0.0.1", port))
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     soad.wait_log(r"web: idle for 1 s, stopping pid %d with SIGTERM" % pid)
     soad.wait_log(r"web: pid %d stopped \(exited with status 0\)" % pid)
     assert time.monotonic() - t0 >= 1.0
@@ -127,7 +127,7 @@ def test_service_setting_overrides_global(soad):
     soad.wait_log(r"short: pid \d+ stopped")
     time.sleep(1.5)  # timeout = 0: a bounded look for a stop that must not come
     assert soad.count(r"long: idle for") == 0
-    assert alive(soad.pids("long")[0])
+    assert alive(soad.pid("long"))
 
 
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
@@ -146,7 +146,7 @@ def test_open_connection_keeps_service_up(soad, sockdir, kind):
         chunk = s.recv(4096)
         assert chunk, "connection closed before the body: %r" % got
         got += chunk
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     time.sleep(3.0)  # three timeouts with the connection open
     assert soad.count(r"web: idle for") == 0, soad.log()
     assert alive(pid)
@@ -169,7 +169,7 @@ def test_every_arrival_counts_even_if_service_accepts_first(soad, args):
     soad.start("timeout = 2\n" + svc(listen=("127.0.0.1:%d" % port,),
                                      args=args))
     http_get(("127.0.0.1", port))
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     end = time.monotonic() + 7
     while time.monotonic() < end:
         c = socket.create_connection(("127.0.0.1", port))
@@ -209,7 +209,7 @@ def test_service_ignoring_term_is_killed(soad):
     soad.start("timeout = 1\nkill-timeout = 1\n" + svc(
         listen=("127.0.0.1:%d" % port,), args=("--ignore-term",)))
     http_get(("127.0.0.1", port))
-    pid = soad.pids("web")[0]
+    pid = soad.pid("web")
     soad.wait_log(r"web: pid %d still running 1 s after the stop signal, "
                   r"killing it" % pid)
     soad.wait_log(r"web: pid %d stopped \(killed by SIGKILL\)" % pid)
@@ -222,7 +222,7 @@ def test_arrival_while_stopping_waits_for_next_instance(soad):
     soad.start("timeout = 1\n" + svc(listen=("127.0.0.1:%d" % port,),
                                      args=("--linger-ms", "1500")))
     http_get(("127.0.0.1", port))
-    first = soad.pids("web")[0]
+    first = soad.pid("web")
     soad.wait_log(r"web: idle for 1 s, stopping pid %d" % first)
     # The old instance closed its listeners and lingers: this connection
     # must wait in the master's backlog, neither refused nor served twice.
@@ -298,7 +298,7 @@ def test_sigterm_stops_every_service_and_cleans_up(soad, sockdir):
                svc("c", ("127.0.0.1:%d" % free_port(),)))
     http_get(path)
     http_get(("127.0.0.1", p2))
-    pa, pb = soad.pids("a")[0], soad.pids("b")[0]
+    pa, pb = soad.pid("a"), soad.pid("b")
     assert soad.pids("c") == []
     assert soad.stop() == 0
     assert not alive(pa) and not alive(pb)
