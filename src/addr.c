@@ -252,3 +252,74 @@ addr_conflict(const struct addr *a, const struct addr *b)
 	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
 	    sizeof(a6->sin6_addr)) == 0;
 }
+
+/*
+ * "ADDR" or "ADDR/BITS", IPv4 or IPv6, numeric only.  Host bits beyond
+ * the prefix must be zero, as a typo there usually means a wrong prefix.
+ */
+int
+addr_mask_parse(const char *s, struct addr_mask *m)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	const char	*slash = strchr(s, '/'), *p;
+	size_t		 hlen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	int		 max, bits, i;
+
+	memset(m, 0, sizeof(*m));
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, m->am_addr) == 1) {
+		m->am_family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, m->am_addr) == 1) {
+		m->am_family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	bits = max;
+	if (slash != NULL) {
+		p = slash + 1;
+		if (*p == '\0' || strlen(p) > 3)
+			return -1;
+		for (bits = 0; *p != '\0'; p++) {
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			bits = bits * 10 + (*p - '0');
+		}
+		if (bits > max)
+			return -1;
+	}
+	m->am_bits = bits;
+	for (i = bits; i < max; i++)
+		if (m->am_addr[i / 8] & (0x80 >> (i % 8)))
+			return -1;
+	return 0;
+}
+
+/* Does client address SA fall in M?  IPv4-mapped IPv6 counts as IPv4. */
+int
+addr_mask_match(const struct addr_mask *m, const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const unsigned char		*a;
+	int				 full, rest;
+
+	if (sa->sa_family == AF_INET && m->am_family == AF_INET)
+		a = (const unsigned char *)&sin->sin_addr;
+	else if (sa->sa_family == AF_INET6 && m->am_family == AF_INET6)
+		a = sin6->sin6_addr.s6_addr;
+	else if (sa->sa_family == AF_INET6 && m->am_family == AF_INET &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		a = sin6->sin6_addr.s6_addr + 12;
+	else
+		return 0;
+	full = m->am_bits / 8;
+	rest = m->am_bits % 8;
+	if (memcmp(a, m->am_addr, (size_t)full) != 0)
+		return 0;
+	return rest == 0 ||
+	    ((a[full] ^ m->am_addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}

@@ -300,6 +300,9 @@ svc_conf_free(struct svc_conf *sc)
 			free(sc->sc_listen[i].lc_fdname);
 	free(sc->sc_listen);
 	free(sc->sc_name);
+	if (sc->sc_proxy != NULL)
+		free(sc->sc_proxy->px_ignore);
+	free(sc->sc_proxy);
 	/* Server, argv, environment, user and directory are interned. */
 	if (!sc->sc_sharedargv && sc->sc_argv != conf_nostrings)
 		free(sc->sc_argv);
@@ -394,6 +397,8 @@ conf_free(struct conf *cf)
 		svc_conf_free(cf->cf_svcs[i]);
 	free(cf->cf_svcs);
 	free(cf->cf_file);
+	free(cf->cf_hosts_allow);
+	free(cf->cf_hosts_deny);
 	for (i = 0; i < cf->cf_poolsize; i++)
 		free(cf->cf_pool[i]);
 	free(cf->cf_pool);
@@ -401,6 +406,17 @@ conf_free(struct conf *cf)
 		free(cf->cf_argvs[i]);
 	free(cf->cf_argvs);
 	free(cf);
+}
+
+/* Sockets the master holds for SC: a proxy's private listeners too. */
+size_t
+conf_nlisteners(const struct svc_conf *sc)
+{
+	const struct proxy_conf	*px = sc->sc_proxy;
+
+	if (px != NULL && px->px_backend.ad_family == 0)
+		return 2 * sc->sc_nlisten;
+	return sc->sc_nlisten;
 }
 
 static void
@@ -677,6 +693,6 @@ conf_nofile_needed(const struct conf *cf)
 	size_t	i, n = 64;
 
 	for (i = 0; i < cf->cf_nsvcs; i++)
-		n += cf->cf_svcs[i]->sc_nlisten;
+		n += conf_nlisteners(cf->cf_svcs[i]);
 	return n > INT_MAX ? INT_MAX : (int)n;
 }

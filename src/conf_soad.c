@@ -60,7 +60,15 @@
 	CFG_STR("limit-nofile", NULL, CFGF_NODEFAULT),			\
 	CFG_STR("limit-nproc", NULL, CFGF_NODEFAULT),			\
 	CFG_STR("limit-core", NULL, CFGF_NODEFAULT),			\
-	CFG_STR("limit-as", NULL, CFGF_NODEFAULT)
+	CFG_STR("limit-as", NULL, CFGF_NODEFAULT),			\
+	CFG_STR("mode", "pass", (nodef)),				\
+	CFG_BOOL("tcpwrap", cfg_true, (nodef)),				\
+	CFG_INT_CB("max-connections", 4096, (nodef), parse_decimal),	\
+	CFG_INT_CB("max-connections-per-source", 0, (nodef),		\
+	    parse_decimal),						\
+	CFG_STR("proxy-protocol", "no", (nodef)),			\
+	CFG_STR_LIST("idle-ignore", NULL, CFGF_NODEFAULT),		\
+	CFG_INT_CB("start-timeout", 30, (nodef), parse_decimal)
 
 static const char *limit_keys[LIM_COUNT] = {
 	"limit-nofile", "limit-nproc", "limit-core", "limit-as"
@@ -74,7 +82,10 @@ static const char *keys[] = {
 	"timeout", "stop-signal", "kill-timeout", "backlog", "user",
 	"socket-user", "socket-group", "socket-mode", "umask", "directory",
 	"environment", "fd0", "limit-nofile", "limit-nproc", "limit-core",
-	"limit-as", "listen", "server", "args",
+	"limit-as", "mode", "tcpwrap", "max-connections",
+	"max-connections-per-source", "proxy-protocol", "idle-ignore",
+	"start-timeout", "listen", "server", "args", "tcpwrap-name",
+	"backend", "hosts-allow", "hosts-deny",
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -327,6 +338,49 @@ v_server(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_maxconn(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 1, 1000000);
+}
+
+static int
+v_maxsrc(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 0, 1000000);
+}
+
+static int
+v_start_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 1, 3600);
+}
+
+static int
+v_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || (strcmp(s, "pass") != 0 && strcmp(s, "proxy") != 0))
+		conf_error(cfg->line, "mode must be pass or proxy, not \"%s\"",
+		    s ? s : "");
+	return 0;
+}
+
+static int
+v_proxyproto(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || (strcmp(s, "no") != 0 && strcmp(s, "v1") != 0 &&
+	    strcmp(s, "v2") != 0))
+		conf_error(cfg->line, "proxy-protocol must be no, v1 or v2, "
+		    "not \"%s\"", s ? s : "");
+	return 0;
+}
+
+static int
 v_line(cfg_t *cfg, cfg_opt_t *opt)
 {
 	keyline_add(cfg, opt->name);
@@ -381,6 +435,11 @@ static const struct {
 	{ "environment", v_line }, { "user", v_line },
 	{ "socket-user", v_line }, { "socket-group", v_line },
 	{ "directory", v_line }, { "fd0", v_line },
+	{ "mode", v_mode }, { "tcpwrap", v_line },
+	{ "max-connections", v_maxconn },
+	{ "max-connections-per-source", v_maxsrc },
+	{ "proxy-protocol", v_proxyproto }, { "idle-ignore", v_line },
+	{ "start-timeout", v_start_timeout },
 };
 
 /* Second pass: a service's settings, each falling back to the global. */
@@ -727,6 +786,110 @@ check_sock_owner(const struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 		    "needs soad to run as root or as a member of it", u);
 }
 
+/* hosts-allow, hosts-deny: absolute, as the checks run elsewhere. */
+static char *
+hosts_file(cfg_t *glob, const char *key)
+{
+	const char	*s = opt_str(glob, key);
+
+	if (s == NULL || *s == '\0') {
+		conf_error(keyline_get(NULL, key, 0), "%s must be a file name",
+		    key);
+		return NULL;
+	}
+	return xstrdup(absolute_dir(s));
+}
+
+/* A daemon name as hosts_access(5) lists them: no blanks, ':' or ','. */
+static int
+valid_wrapname(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isgraph((unsigned char)*s) || *s == ':' || *s == ',')
+			return 0;
+	return 1;
+}
+
+/*
+ * mode and the keys that only mean something in proxy mode.  tcpwrap
+ * given in a pass-mode service's own section is an error: soad never sees
+ * those connections, and a silent "yes" would be a false sense of safety.
+ */
+static void
+build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
+{
+	struct proxy_conf	*px;
+	cfg_t			*src;
+	const char		*s;
+	char			 err[256];
+	unsigned int		 i;
+	int			 tcpwrap;
+
+	src = pick(sec, glob, "tcpwrap");
+	tcpwrap = opt_bool(src, "tcpwrap");
+	s = opt_str(pick(sec, glob, "mode"), "mode");
+	if (s == NULL || strcmp(s, "proxy") != 0) {
+		if (src == sec && tcpwrap)
+			key_err(sec, sc, "tcpwrap", "tcpwrap = yes needs mode = "
+			    "proxy: in pass mode the service accepts its own "
+			    "connections, so soad cannot check them");
+		if (opt_str(sec, "backend") != NULL)
+			key_err(sec, sc, "backend", "backend needs mode = "
+			    "proxy");
+		return;
+	}
+	if ((px = calloc(1, sizeof(*px))) == NULL)
+		fatal("calloc");
+	sc->sc_proxy = px;
+#ifndef HAVE_LIBWRAP
+	if (src == sec && tcpwrap)
+		key_err(sec, sc, "tcpwrap", "tcpwrap = yes: soad was built "
+		    "without libwrap");
+	tcpwrap = 0;
+#endif
+	if (tcpwrap) {
+		s = opt_str(sec, "tcpwrap-name");
+		if (s != NULL && !valid_wrapname(s))
+			key_err(sec, sc, "tcpwrap-name", "tcpwrap-name \"%s\" "
+			    "must be 1 to 64 characters without blanks, ':' "
+			    "or ','", s);
+		px->px_wrapname = conf_intern(P.cf, s != NULL ? s :
+		    sc->sc_name);
+	}
+	if ((s = opt_str(sec, "backend")) != NULL) {
+		if (addr_parse(s, &px->px_backend, err, sizeof(err)) == -1)
+			key_err(sec, sc, "backend", "backend: %s", err);
+		else if (px->px_backend.ad_any) {
+			key_err(sec, sc, "backend", "backend \"%s\" needs a "
+			    "host address, e.g. 127.0.0.1:%s", s, s);
+			px->px_backend.ad_family = 0;
+		}
+	}
+	px->px_maxconn = opt_int(pick(sec, glob, "max-connections"),
+	    "max-connections");
+	px->px_maxsrc = opt_int(pick(sec, glob, "max-connections-per-source"),
+	    "max-connections-per-source");
+	px->px_start_timeout = opt_int(pick(sec, glob, "start-timeout"),
+	    "start-timeout");
+	s = opt_str(pick(sec, glob, "proxy-protocol"), "proxy-protocol");
+	px->px_proxyproto = s == NULL || strcmp(s, "no") == 0 ? 0 :
+	    s[1] - '0';
+	src = pick(sec, glob, "idle-ignore");
+	if ((px->px_nignore = opt_size(src, "idle-ignore")) == 0)
+		return;
+	if ((px->px_ignore = calloc(px->px_nignore,
+	    sizeof(*px->px_ignore))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < px->px_nignore; i++) {
+		s = opt_nstr(src, "idle-ignore", i);
+		if (addr_mask_parse(s, &px->px_ignore[i]) == -1)
+			key_err(src, sc, "idle-ignore", "idle-ignore \"%s\" "
+			    "must be an IP address or ADDRESS/BITS", s);
+	}
+}
+
 static struct svc_conf *
 build_service(cfg_t *glob, const struct section *se, int flags)
 {
@@ -882,6 +1045,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		for (i = 0; i < sc->sc_nlisten; i++)
 			if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
 				conf_check_socket(sc, &sc->sc_listen[i]);
+	build_proxy(sc, sec, glob);
 	return sc;
 }
 
@@ -943,10 +1107,14 @@ parse(char *buf, size_t len, int flags)
 		CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
 		CFG_STR("server", NULL, CFGF_NODEFAULT),
 		CFG_STR_LIST("args", NULL, CFGF_NODEFAULT),
+		CFG_STR("tcpwrap-name", NULL, CFGF_NODEFAULT),
+		CFG_STR("backend", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
 	cfg_opt_t	 opts[] = {
 		COMMON_OPTS(CFGF_NONE),
+		CFG_STR("hosts-allow", "/etc/hosts.allow", CFGF_NONE),
+		CFG_STR("hosts-deny", "/etc/hosts.deny", CFGF_NONE),
 		CFG_SEC("service", svc_opts, CFGF_MULTI | CFGF_TITLE),
 		CFG_INT(SENTINEL, 0, CFGF_NONE),
 		CFG_END()
@@ -970,6 +1138,10 @@ parse(char *buf, size_t len, int flags)
 	cfg_set_validate_func(cfg, "service|listen", v_line);
 	cfg_set_validate_func(cfg, "service|server", v_server);
 	cfg_set_validate_func(cfg, "service|args", v_line);
+	cfg_set_validate_func(cfg, "service|tcpwrap-name", v_line);
+	cfg_set_validate_func(cfg, "service|backend", v_line);
+	cfg_set_validate_func(cfg, "hosts-allow", v_line);
+	cfg_set_validate_func(cfg, "hosts-deny", v_line);
 	cfg_set_validate_func(cfg, "service", v_service);
 
 	if (memchr(buf, '\0', len) != NULL) {
@@ -1009,6 +1181,8 @@ parse(char *buf, size_t len, int flags)
 	if ((cf = calloc(1, sizeof(*cf))) == NULL)
 		fatal("calloc");
 	P.cf = cf;
+	cf->cf_hosts_allow = hosts_file(cfg, "hosts-allow");
+	cf->cf_hosts_deny = hosts_file(cfg, "hosts-deny");
 	if (P.nsecs == 0)
 		conf_error(P.lastline, "no service defined");
 	check_duplicates();

@@ -271,7 +271,8 @@ main(int argc, char *argv[])
 	struct event	*ev[NHANDLED];
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
 	int		 readyfd = -1;
-	size_t		 i, nls = 0;
+	size_t		 i, nls = 0, nproxy = 0;
+	struct rlimit	 rl;
 	sigset_t	 mask;
 
 	while ((ch = getopt(argc, argv, "df:np:v")) != -1) {
@@ -334,6 +335,9 @@ main(int argc, char *argv[])
 	pidfile_write();
 	ignore_signals();
 	spawn_init();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("file descriptor limit %llu",
+		    (unsigned long long)rl.rlim_cur);
 	child_init();
 
 	if ((base = event_base_new()) == NULL)
@@ -344,8 +348,17 @@ main(int argc, char *argv[])
 		if (ev[i] == NULL || event_add(ev[i], NULL) == -1)
 			fatalx("cannot watch signals");
 	}
-	for (i = 0; i < cf->cf_nsvcs; i++)
-		nls += cf->cf_svcs[i]->sc_nlisten;
+	for (i = 0; i < cf->cf_nsvcs; i++) {
+		nls += conf_nlisteners(cf->cf_svcs[i]);
+		nproxy += cf->cf_svcs[i]->sc_proxy != NULL;
+	}
+	accept_init(base);
+	proxy_init(base);
+	if (nproxy > 0) {
+		relay_init();
+		if (wrap_init(base, cf->cf_hosts_allow, cf->cf_hosts_deny) == -1)
+			fatal("cannot start tcp_wrappers checks");
+	}
 	if (arrival_init(base, cf->cf_nsvcs, nls) == -1)
 		fatal("cannot start the arrival watcher");
 
@@ -366,7 +379,10 @@ main(int argc, char *argv[])
 		fatalx("event loop failed");
 
 	outlog_drain_all();
+	accept_close_all();
+	wrap_shutdown();
 	svc_free_all();
+	proxy_cleanup();
 	arrival_free();
 	child_free_all();
 	for (i = 0; i < NHANDLED; i++)

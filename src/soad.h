@@ -56,6 +56,16 @@ int	 addr_port(const struct addr *);
 const char *addr_path(const struct addr *);
 int	 addr_conflict(const struct addr *, const struct addr *);
 
+/* An address or network, as idle-ignore lists them. */
+struct addr_mask {
+	int			 am_family;	/* AF_INET or AF_INET6 */
+	int			 am_bits;
+	unsigned char		 am_addr[16];
+};
+
+int	 addr_mask_parse(const char *, struct addr_mask *);
+int	 addr_mask_match(const struct addr_mask *, const struct sockaddr *);
+
 /* log.c */
 void	 log_init(int, int);
 void	 log_setverbose(int);
@@ -86,6 +96,20 @@ struct listen_conf {
 	int			 lc_line;
 };
 
+enum svc_mode { MODE_PASS, MODE_PROXY };
+
+/* What only a proxy-mode service has: pass mode keeps a NULL pointer. */
+struct proxy_conf {
+	char			*px_wrapname;	/* tcpwrap daemon name, or NULL */
+	struct addr		 px_backend;	/* ad_family 0: private listeners */
+	struct addr_mask	*px_ignore;	/* idle-ignore */
+	size_t			 px_nignore;
+	long			 px_maxconn;
+	long			 px_maxsrc;	/* 0: no limit */
+	long			 px_start_timeout;
+	int			 px_proxyproto;	/* 0, 1 or 2 */
+};
+
 struct svc_conf {				/* one per service: kept small */
 	char			*sc_name;
 	struct listen_conf	*sc_listen;
@@ -98,6 +122,7 @@ struct svc_conf {				/* one per service: kept small */
 	long			 sc_timeout;
 	long			 sc_kill_timeout;
 	struct limit_conf	 sc_limits[LIM_COUNT];
+	struct proxy_conf	*sc_proxy;	/* mode = proxy, else NULL */
 	int			 sc_line;	/* section's closing line */
 	int			 sc_setuser;	/* 0: run as soad's own user */
 	uid_t			 sc_uid;
@@ -115,6 +140,8 @@ struct svc_conf {				/* one per service: kept small */
 
 struct conf {
 	char			*cf_file;
+	char			*cf_hosts_allow;
+	char			*cf_hosts_deny;
 	struct svc_conf	       **cf_svcs;
 	size_t			 cf_nsvcs;
 	char		       **cf_pool;	/* interned strings, hashed */
@@ -149,6 +176,7 @@ void	 conf_check_exec(const struct svc_conf *, int);
 void	 conf_check_socket(const struct svc_conf *, const struct listen_conf *);
 void	 conf_check_addresses(struct conf *);
 int	 conf_nofile_needed(const struct conf *);
+size_t	 conf_nlisteners(const struct svc_conf *);
 
 /* conf_soad.c */
 struct conf *conf_load(const char *, int, int *);
@@ -220,6 +248,15 @@ struct service {
 	int			 sv_muted;	/* arrival signals off for a window */
 	int			 sv_bindwarned;
 	struct event		*sv_timer;
+	/* Proxy mode: the master listens on sv_pub and accepts; sv_ls are
+	 * the private listeners the service gets (none with a backend). */
+	struct listener		*sv_pub;
+	size_t			 sv_npub;
+	struct listen_conf	*sv_privconf;
+	int			 sv_open;	/* connections in progress */
+	int			 sv_conns;	/* ... that count as activity */
+	int			 sv_wanted;	/* one waits for a start */
+	int			 sv_full;	/* at max-connections */
 };
 
 TAILQ_HEAD(svc_list, service);
@@ -235,6 +272,10 @@ const char *svc_name(const struct service *);
 void	 svc_reaped(struct instance *, int);
 void	 svc_log_state(void);
 void	 svc_shutdown_all(void);
+int	 svc_can_accept(const struct service *);
+void	 svc_want(struct service *);
+void	 svc_conns_changed(struct service *);
+int	 svc_running(const struct service *);
 int	 svc_all_stopped(void);
 void	 svc_free_all(void);
 
@@ -307,6 +348,42 @@ void	 watcher_main(int, int, const struct watch_table *)
 /* conncount.c */
 double	 conncount_delay(long);
 int	 conncount_open(struct service *);
+
+/* accept.c: the master's accept path, shared by every mode in which it
+ * sees each connection (proxy now, nowait next). */
+struct conn {
+	struct service		*cn_svc;
+	int			 cn_fd;		/* the client's connection */
+	int			 cn_out;	/* to the service, or -1 */
+	int			 cn_lfd;	/* the listener it came from */
+	int			 cn_ignored;	/* idle-ignore source */
+	int			 cn_tries;
+	union addr_sa		 cn_peer;
+	union addr_sa		 cn_local;
+	socklen_t		 cn_peerlen;
+	socklen_t		 cn_locallen;
+	struct timespec		 cn_since;	/* accepted */
+	struct srcent		*cn_src;	/* per-source count */
+	struct wrap_req		*cn_wrap;
+	struct relay		*cn_relay;
+	struct event		*cn_ev;
+	TAILQ_ENTRY(conn)	 cn_entry;
+};
+
+void	 accept_init(struct event_base *);
+int	 accept_listen(struct listener *);
+void	 accept_watch(struct service *, int);
+void	 conn_close(struct conn *);
+void	 conn_refuse(struct conn *, const char *);
+void	 accept_log_peer(const struct conn *, char *, size_t);
+void	 accept_close_all(void);
+
+/* proxy.c */
+int	 proxy_init(struct event_base *);
+void	 proxy_cleanup(void);
+void	 proxy_service(struct service *);
+void	 proxy_allowed(struct conn *);
+void	 proxy_conn_free(struct conn *);
 
 /* outlog.c */
 struct outlog *outlog_open(struct event_base *, const char *, int *);

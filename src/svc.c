@@ -41,6 +41,7 @@ static size_t			 svc_count, svc_nlisteners;
 static void	svc_enter(struct service *, enum svc_state, long);
 static void	svc_timer(evutil_socket_t, short, void *);
 static pid_t	svc_pid(const struct service *);
+static void	svc_start(struct service *);
 
 int
 svc_init(struct event_base *base)
@@ -181,6 +182,7 @@ static void
 svc_enter(struct service *sv, enum svc_state st, long arg)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
+	int			 proxy = sc->sc_proxy != NULL;
 
 	/* Nothing waits on a listener the last instance broke (one just
 	 * bound is whole). */
@@ -201,18 +203,26 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 		event_free(sv->sv_timer);	/* deletes it too */
 		sv->sv_timer = NULL;
 	}
-	watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
+	if (proxy)
+		accept_watch(sv, (st == SVC_IDLE || st == SVC_RUNNING) &&
+		    !svc_exiting);
+	else
+		watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
 	switch (st) {
 	case SVC_UNBOUND:
 		arm(sv, BIND_RETRY);
 		break;
 	case SVC_IDLE:
+		/* Proxy: a connection allowed meanwhile, or one still open
+		 * (queued for a service that died), starts it again. */
+		if (proxy && !svc_exiting && (sv->sv_wanted || sv->sv_conns > 0))
+			svc_start(sv);
 		break;
 	case SVC_RUNNING:
 		svc_now(&sv->sv_active);
 		sv->sv_busy = 0;
 		sv->sv_muted = 0;	/* svc_start armed O_ASYNC */
-		if (sc->sc_timeout > 0)
+		if (sc->sc_timeout > 0 && (!proxy || sv->sv_conns == 0))
 			arm(sv, (double)sc->sc_timeout);
 		break;
 	case SVC_STOPPING:
@@ -259,8 +269,12 @@ svc_start(struct service *sv)
 	pid_t			 pid;
 	size_t			 i;
 
+	sv->sv_wanted = 0;
+	/* A proxy's private listeners need no arrival signals: the master
+	 * sees every connection. */
 	for (i = 0; i < sv->sv_nls; i++)
-		if (arrival_arm(sv->sv_ls[i].ls_fd, sc->sc_timeout > 0) == -1)
+		if (arrival_arm(sv->sv_ls[i].ls_fd, sc->sc_timeout > 0 &&
+		    sc->sc_proxy == NULL) == -1)
 			log_warn("%s: listener flags", sc->sc_name);
 	if ((ol = outlog_open(svc_base, sc->sc_name, &wfd)) == NULL) {
 		log_warn("%s: output pipe", sc->sc_name);
@@ -344,6 +358,13 @@ svc_idle_check(struct service *sv)
 	int			 n;
 	char			 sig[32];
 
+	if (sc->sc_proxy != NULL) {
+		/* Exact: the master counts every connection; the last one to
+		 * close re-arms this timer (svc_conns_changed). */
+		if (sv->sv_conns > 0)
+			return;
+		goto counted;
+	}
 	if (sv->sv_muted) {
 		/* Arrivals in the muted window went unseen: count it all. */
 		arrival_mute(sv, 0);
@@ -369,12 +390,13 @@ svc_idle_check(struct service *sv)
 		}
 		sv->sv_busy = 0;
 	}
+counted:
 	idle = svc_elapsed(&sv->sv_active);
 	if (idle < (double)sc->sc_timeout) {
 		arm(sv, (double)sc->sc_timeout - idle);
 		return;
 	}
-	if ((n = open_conns(sv)) > 0) {
+	if (sc->sc_proxy == NULL && (n = open_conns(sv)) > 0) {
 		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
 		sv->sv_busy = 1;
 		svc_now(&sv->sv_active);
@@ -434,6 +456,11 @@ svc_create(struct svc_conf *sc)
 		sv->sv_ls[i].ls_fd = -1;
 		sv->sv_ls[i].ls_index = svc_nlisteners++;
 	}
+	if (sc->sc_proxy != NULL) {
+		proxy_service(sv);
+		for (i = 0; i < sv->sv_nls; i++)
+			sv->sv_ls[i].ls_index = svc_nlisteners++;
+	}
 	sv->sv_state = SVC_UNBOUND;
 	TAILQ_INSERT_TAIL(&svc_all, sv, sv_entry);
 	return sv;
@@ -451,11 +478,43 @@ svc_free(struct service *sv)
 		arrival_forget(&sv->sv_ls[i]);
 		listener_close(&sv->sv_ls[i]);
 	}
+	for (i = 0; i < sv->sv_npub; i++) {
+		if (sv->sv_pub[i].ls_ev != NULL)
+			event_free(sv->sv_pub[i].ls_ev);
+		listener_close(&sv->sv_pub[i]);
+	}
 	if (sv->sv_timer != NULL)
 		event_free(sv->sv_timer);
 	free(sv->sv_ls);
+	free(sv->sv_pub);
+	free(sv->sv_privconf);
 	free(sv->sv_inst);	/* only if soad exits with it running */
 	free(sv);
+}
+
+/* A proxy's public listeners: bound like the others, accepted on. */
+static size_t
+bind_public(struct service *sv)
+{
+	struct listener	*ls;
+	size_t		 i, bound = 0;
+
+	for (i = 0; i < sv->sv_npub; i++) {
+		ls = &sv->sv_pub[i];
+		if (ls->ls_fd == -1) {
+			if (sv->sv_bindwarned)
+				log_setquiet(1);
+			if (listener_open(ls, sv->sv_conf) == -1) {
+				log_setquiet(0);
+				continue;
+			}
+			log_setquiet(0);
+			if (accept_listen(ls) == -1)
+				fatal("%s: accept setup", svc_name(sv));
+		}
+		bound++;
+	}
+	return bound;
 }
 
 /* Bind what is not bound yet; the service goes IDLE once all are. */
@@ -464,6 +523,7 @@ svc_bind(struct service *sv)
 {
 	struct listener	*ls;
 	size_t		 i, bound = 0;
+	int		 proxy = sv->sv_conf->sc_proxy != NULL;
 
 	for (i = 0; i < sv->sv_nls; i++) {
 		ls = &sv->sv_ls[i];
@@ -476,15 +536,18 @@ svc_bind(struct service *sv)
 				continue;
 			}
 			log_setquiet(0);
-			ls->ls_ev = event_new(svc_base, ls->ls_fd,
-			    EV_READ | EV_PERSIST, svc_ready, ls);
-			if (ls->ls_ev == NULL)
-				fatal("event_new");
-			arrival_watch(ls);
+			if (!proxy) {
+				ls->ls_ev = event_new(svc_base, ls->ls_fd,
+				    EV_READ | EV_PERSIST, svc_ready, ls);
+				if (ls->ls_ev == NULL)
+					fatal("event_new");
+				arrival_watch(ls);
+			}
 		}
 		bound++;
 	}
-	if (bound == sv->sv_nls) {
+	if (bound == sv->sv_nls &&
+	    (!proxy || bind_public(sv) == sv->sv_npub)) {
 		if (sv->sv_bindwarned)
 			log_info("%s: all listeners bound", sv->sv_conf->sc_name);
 		sv->sv_bindwarned = 0;
@@ -636,6 +699,46 @@ svc_watcher_lost(void)
 	svc_arrival_all();
 }
 
+/* Proxy mode: may the public listeners be accepted on now? */
+int
+svc_can_accept(const struct service *sv)
+{
+	return !svc_exiting && (sv->sv_state == SVC_IDLE ||
+	    sv->sv_state == SVC_RUNNING);
+}
+
+int
+svc_running(const struct service *sv)
+{
+	return sv->sv_state == SVC_RUNNING;
+}
+
+/* Proxy mode: an allowed connection needs the service. */
+void
+svc_want(struct service *sv)
+{
+	if (sv->sv_state == SVC_RUNNING || svc_exiting)
+		return;
+	sv->sv_wanted = 1;
+	if (sv->sv_state == SVC_IDLE)
+		svc_start(sv);
+}
+
+/*
+ * Proxy mode: the count of connections that keep the service up went
+ * from 0 to 1 or back.  The stop is timeout seconds after the last one
+ * closed.
+ */
+void
+svc_conns_changed(struct service *sv)
+{
+	if (sv->sv_conns > 0 || sv->sv_state != SVC_RUNNING)
+		return;
+	svc_now(&sv->sv_active);
+	if (sv->sv_conf->sc_timeout > 0)
+		arm(sv, (double)sv->sv_conf->sc_timeout);
+}
+
 /* SIGUSR1: one line per service. */
 void
 svc_log_state(void)
@@ -648,7 +751,10 @@ svc_log_state(void)
 		if (svc_pid(sv) != 0)
 			snprintf(pid, sizeof(pid), " pid %ld",
 			    (long)svc_pid(sv));
-		if (sv->sv_state == SVC_RUNNING)
+		if (sv->sv_state == SVC_RUNNING && sv->sv_conf->sc_proxy)
+			snprintf(act, sizeof(act), ", %d connections open",
+			    sv->sv_open);
+		else if (sv->sv_state == SVC_RUNNING)
 			snprintf(act, sizeof(act), ", last active %.0f s ago%s",
 			    svc_elapsed(&sv->sv_active),
 			    sv->sv_busy ? ", connections open" : "");
