@@ -313,4 +313,10 @@ struct outlog *outlog_open(struct event_base *, const char *, int *);
 void	 outlog_setpid(struct outlog *, pid_t);
 void	 outlog_drain_all(void);
 
+/* proxyproto.c */
+#define PROXYPROTO_MAX	232	/* room for any header (v2 UNIX: 16 + 216) */
+
+size_t	 proxyproto_header(int, const struct sockaddr *,
+	    const struct sockaddr *, char *, size_t);
+
 #endif /* SOAD_H */
