@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <linux/sockios.h>
 
@@ -68,6 +69,7 @@ struct world {
 	struct event	*w_tick;
 	struct peer	 w_a, w_b;
 	int		 w_c, w_s;	/* the relay's */
+	enum kind	 w_ck, w_sk;
 	struct relay	*w_relay;
 	int		 w_done;
 };
@@ -142,6 +144,17 @@ nonblock(int fd)
 {
 	assert_int_not_equal(fcntl(fd, F_SETFL,
 	    fcntl(fd, F_GETFL) | O_NONBLOCK), -1);
+}
+
+static int
+nodelay(int fd)
+{
+	int		on = 0;
+	socklen_t	len = sizeof(on);
+
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len),
+	    0);
+	return on;
 }
 
 /* A connected pair: *x for a peer (non-blocking), *y for the relay
@@ -294,6 +307,8 @@ world_open(struct world *w, enum kind ck, enum kind sk)
 	assert_int_equal(event_add(w->w_tick, &tv), 0);
 	pair(ck, &w->w_a.pr_fd, &w->w_c);
 	pair(sk, &w->w_b.pr_fd, &w->w_s);
+	w->w_ck = ck;
+	w->w_sk = sk;
 	w->w_b.pr_rphase = 0;
 	w->w_a.pr_rphase = 7777;
 	w->w_a.pr_sphase = 0;
@@ -309,6 +324,10 @@ world_relay(struct world *w, const void *prefix, size_t prefix_len)
 	assert_non_null(w->w_relay);
 	assert_true(fcntl(w->w_c, F_GETFL) & O_NONBLOCK);
 	assert_true(fcntl(w->w_s, F_GETFL) & O_NONBLOCK);
+	if (w->w_ck == TCP)
+		assert_true(nodelay(w->w_c));
+	if (w->w_sk == TCP)
+		assert_true(nodelay(w->w_s));
 }
 
 /* Peers connected through a new relay; they start moving on run(). */
