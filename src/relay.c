@@ -9,8 +9,8 @@
  * pipe (or a RELAY_BUFSZ heap buffer) only while bytes are in flight, so
  * an idle relay costs its 2 sockets and a busy one up to 6 fds (2 sockets,
  * 2 pipes).  Empty pipes go to a small shared cache (RELAY_PIPES pipes,
- * closed by relay_shutdown()) so a busy proxy does not make pipes per
- * request.
+ * so up to 32 more fds, closed by relay_shutdown()) so a busy proxy does
+ * not make pipes per request.
  *
  * Bounded: a direction reads only once everything it read before has been
  * written, so it never holds more than one read's worth (at most
@@ -48,6 +48,9 @@
 
 #if defined(__linux__) && defined(SPLICE_F_MOVE)
 #define RELAY_HAVE_SPLICE 1
+#endif
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0		/* SIGPIPE is ignored anyway */
 #endif
 
 #define RELAY_BUFSZ	65536		/* recv/send path, per read */
