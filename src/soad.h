@@ -390,4 +390,20 @@ struct outlog *outlog_open(struct event_base *, const char *, int *);
 void	 outlog_setpid(struct outlog *, pid_t);
 void	 outlog_drain_all(void);
 
+/* relay.c */
+struct relay;
+typedef void (*relay_done_fn)(void *);
+
+void	 relay_init(void);
+struct relay *relay_new(struct event_base *, int, int, const void *, size_t,
+	    relay_done_fn, void *);
+void	 relay_free(struct relay *);
+void	 relay_shutdown(void);
+
+/* proxyproto.c */
+#define PROXYPROTO_MAX	232	/* room for any header (v2 UNIX: 16 + 216) */
+
+size_t	 proxyproto_header(int, const struct sockaddr *,
+	    const struct sockaddr *, char *, size_t);
+
 #endif /* SOAD_H */
