@@ -16,6 +16,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -98,8 +99,24 @@ class Resolver:
                 self.sock.sendto(out, peer)
 
 
+def proxy_mode_missing():
+    """True only for a build whose config knows no proxy mode at all (a
+    branch cut before it): anything else must run and pass."""
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+        f.write('hosts-allow = "/etc/hosts.allow"\nservice web {\n'
+                '  listen = { "127.0.0.1:9" }\n  server = "%s"\n'
+                '  mode = proxy\n}\n' % FDSERVER)
+        f.flush()
+        p = subprocess.run([SOAD, "-n", "-f", f.name], capture_output=True,
+                           text=True, timeout=30)
+    return "no such option 'hosts-allow'" in p.stderr or \
+        "no such option 'mode'" in p.stderr
+
+
 @pytest.fixture(scope="module")
 def resolver():
+    if proxy_mode_missing():
+        pytest.skip("this build has no proxy mode (issue 7) yet")
     if shutil.which("tcpdmatch") is None:
         pytest.fail("tcpdmatch is missing (Debian: apt install tcpd)")
     r = Resolver()
@@ -268,11 +285,11 @@ RULES = [
 ]
 
 # Patterns that look at names only: comparable for the PARANOID client,
-# which tcpdmatch can only be asked about by that name, without address.
+# which tcpdmatch can only be asked about by that name, without address
+# (so not UNKNOWN, which also matches an unknown address).
 NAME_RULES = [
     ("", ""),
     ("web: KNOWN", "ALL: ALL"),
-    ("", "web: UNKNOWN"),
     ("", "web: PARANOID"),
     ("web: .wrap.test", "ALL: ALL"),
     ("web: ALL EXCEPT PARANOID", "ALL: ALL"),
@@ -380,7 +397,7 @@ def test_tcpwrap_refusals_logged(wsoad, ns):
         assert fetch(port, port6, "127.0.0.2") == b""
     assert fetch(port, port6, "::1") == b""
     assert served(fetch(port, port6, "127.0.0.1"))
-    pat = r"^soad: web: refused connection from %s\b.*\bweb\b.*$"
+    pat = r"^soad: web: refused connection from \[?%s\b.*\bweb\b.*$"
     wsoad.wait_log(pat % re.escape("127.0.0.2"), n=3)
     wsoad.wait_log(pat % re.escape("::1"))
     assert wsoad.count(pat % re.escape("127.0.0.2")) == 3
