@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LIBWRAP
@@ -53,6 +54,8 @@ int	allow_severity = LOG_INFO;
 int	deny_severity = LOG_WARNING;
 
 extern char	**environ;
+
+#define CHECK_TIMEOUT	120	/* seconds for a check with options */
 
 #define CHG_USER	0x01
 #define CHG_GROUP	0x02
@@ -217,14 +220,43 @@ check_child(int fd, const char *daemon, int out)
 	_exit(0);
 }
 
+/* The fork's answer, or EOF; -1 if none came in CHECK_TIMEOUT. */
+static int
+read_answer(int fd, struct answer *an, size_t *got)
+{
+	struct pollfd	pfd;
+	struct timespec	now, end;
+	ssize_t		n;
+	long		ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += CHECK_TIMEOUT;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (*got = 0; *got < sizeof(*an); ) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (end.tv_sec - now.tv_sec) * 1000 +
+		    (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return -1;
+		if (poll(&pfd, 1, (int)ms) <= 0)
+			continue;
+		n = read(fd, (char *)an + *got, sizeof(*an) - *got);
+		if (n == 0 || (n == -1 && errno != EINTR))
+			break;
+		if (n > 0)
+			*got += (size_t)n;
+	}
+	return 0;
+}
+
 /* Rules with options: check in a throwaway fork. */
 static enum wrap_verdict
 check_forked(int fd, const char *daemon)
 {
 	struct answer	 an;
 	char		 what[64], addr[INET6_ADDRSTRLEN];
-	size_t		 got = 0;
-	ssize_t		 n;
+	size_t		 got;
 	pid_t		 pid;
 	int		 p[2];
 
@@ -245,11 +277,16 @@ check_forked(int fd, const char *daemon)
 	}
 	close(p[1]);
 	maybe_children = 1;
-	while (got < sizeof(an) &&
-	    ((n = read(p[0], (char *)&an + got, sizeof(an) - got)) > 0 ||
-	    (n == -1 && errno == EINTR)))
-		if (n > 0)
-			got += (size_t)n;
+	if (read_answer(p[0], &an, &got) == -1) {
+		/* A spawn command that never ends, say: the client would
+		 * wait for ever, and this helper with it. */
+		(void)kill(pid, SIGKILL);
+		close(p[0]);
+		peer_format(fd, addr, sizeof(addr));
+		log_warnx("wrap: %s: check of a connection from %s took over "
+		    "%d s; killed", daemon, addr, CHECK_TIMEOUT);
+		return WRAP_FAILED;
+	}
 	close(p[0]);
 	if (got != sizeof(an))
 		return WRAP_TAKEN;	/* twist (or it died): not ours now */
