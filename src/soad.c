@@ -380,6 +380,7 @@ main(int argc, char *argv[])
 
 	outlog_drain_all();
 	accept_close_all();
+	relay_shutdown();
 	wrap_shutdown();
 	svc_free_all();
 	proxy_cleanup();
