@@ -271,7 +271,7 @@ main(int argc, char *argv[])
 	struct event	*ev[NHANDLED];
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
 	int		 readyfd = -1;
-	size_t		 i, nls = 0, nproxy = 0;
+	size_t		 i, nls = 0, nproxy = 0, nwrap = 0;
 	struct rlimit	 rl;
 	sigset_t	 mask;
 
@@ -351,14 +351,17 @@ main(int argc, char *argv[])
 	for (i = 0; i < cf->cf_nsvcs; i++) {
 		nls += conf_nlisteners(cf->cf_svcs[i]);
 		nproxy += cf->cf_svcs[i]->sc_proxy != NULL;
+		nwrap += cf->cf_svcs[i]->sc_proxy != NULL &&
+		    cf->cf_svcs[i]->sc_proxy->px_wrapname != NULL;
 	}
 	accept_init(base);
 	proxy_init(base);
-	if (nproxy > 0) {
+	if (nproxy > 0)
 		relay_init();
-		if (wrap_init(base, cf->cf_hosts_allow, cf->cf_hosts_deny) == -1)
-			fatal("cannot start tcp_wrappers checks");
-	}
+	/* Helpers only if some service is checked. */
+	if (nwrap > 0 &&
+	    wrap_init(base, cf->cf_hosts_allow, cf->cf_hosts_deny) == -1)
+		fatal("cannot start tcp_wrappers checks");
 	if (arrival_init(base, cf->cf_nsvcs, nls) == -1)
 		fatal("cannot start the arrival watcher");
 
