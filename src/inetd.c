@@ -553,15 +553,16 @@ add_host(struct inetd_entry *e, const char *host, int dual)
 static void
 add_hosts(struct line *l)
 {
-	char	*list, *p, *host;
-	int	 nhosts = 0;
+	const char	*hosts;
+	char		*list, *p, *host;
+	int		 nhosts = 0;
 
 	if (l->e.ie_family == AF_UNIX) {
 		entry_add(&l->e, NULL, l->e.ie_service);
 		return;
 	}
-	list = xstrdup(l->host != NULL ? l->host :
-	    I.defhost != NULL ? I.defhost : "*");
+	hosts = l->host != NULL ? l->host : I.defhost != NULL ? I.defhost : "*";
+	list = xstrdup(hosts);
 	for (p = list; (host = strsep(&p, ",")) != NULL; ) {
 		if (*host == '\0')
 			continue;
@@ -570,7 +571,7 @@ add_hosts(struct line *l)
 	}
 	if (nhosts == 0)
 		conf_warning(l->e.ie_line, "no address in host list \"%s\"; "
-		    "not served", list);
+		    "not served", hosts);
 	free(list);
 }
 
@@ -682,7 +683,9 @@ parse_entry(char **tok, size_t n, int line)
 	}
 	proto = l.e.ie_socktype == SOCK_STREAM ? "tcp" : "udp";
 	if (strcmp(tok[5], "internal") == 0) {
-		l.e.ie_internal = find_internal(l.e.ie_service, proto);
+		/* A UNIX socket's internal service: its basename (FreeBSD) */
+		l.e.ie_internal = find_internal(l.e.ie_family == AF_UNIX ?
+		    base_name(l.e.ie_service) : l.e.ie_service, proto);
 		if (l.e.ie_internal == INETD_EXTERNAL) {
 			conf_warning(line, "internal service %s is not "
 			    "supported; line not served", l.e.ie_service);

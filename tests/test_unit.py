@@ -8,7 +8,7 @@ import pytest
 
 from conftest import BUILDDIR
 
-UNITS = ["test_addr", "test_conf"]
+UNITS = ["test_addr", "test_conf", "test_inetd"]
 
 
 @pytest.mark.parametrize("name", UNITS)
