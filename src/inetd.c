@@ -12,8 +12,10 @@
  * - Fields are blank-separated; a field that starts with a quote runs to
  *   the matching quote (FreeBSD).
  * - "tcp"/"udp" alone: both IP families on Linux (Debian's openbsd-inetd
- *   since 0.20221205), IPv4 only elsewhere (the BSDs).  "tcp4" is IPv4,
- *   "tcp6" IPv6 only, "tcp46" both.
+ *   since 0.20221205), IPv4 only elsewhere (the BSDs), and IPv4 only on
+ *   Linux too where the file has an IPv6 line for the same port (a BSD
+ *   file's tcp + tcp6 pair).  "tcp4" is IPv4, "tcp6" IPv6 only, "tcp46"
+ *   both.
  * - "wait.N" (OpenBSD, netkit, Debian) is N starts per minute for the
  *   service; "wait/C/R/P" (FreeBSD) is max children, starts per minute
  *   per source, children per source; 0 or empty means no limit.
@@ -710,6 +712,41 @@ done:
 	entry_clear(&l.e);
 }
 
+/*
+ * A plain "tcp" or "udp" entry on every address of both families next
+ * to an IPv6 entry on its port: the file was written for a BSD, where
+ * plain means IPv4; so it is here.
+ */
+static void
+split_dual(void)
+{
+	static uint8_t	 v6[2][65536 / 8];
+	struct inetd_entry *e;
+	char		 buf[32], err[256];
+	size_t		 i;
+	int		 t;
+
+	memset(v6, 0, sizeof(v6));
+	for (i = 0; i < I.n; i++) {
+		e = &I.v[i];
+		t = e->ie_socktype == SOCK_DGRAM;
+		if (e->ie_family == AF_INET6)
+			v6[t][e->ie_port / 8] |= 1 << (e->ie_port % 8);
+	}
+	for (i = 0; i < I.n; i++) {
+		e = &I.v[i];
+		t = e->ie_socktype == SOCK_DGRAM;
+		if (e->ie_family != AF_UNSPEC || strchr(e->ie_proto, '4') ||
+		    !(v6[t][e->ie_port / 8] & (1 << (e->ie_port % 8))))
+			continue;
+		snprintf(buf, sizeof(buf), "0.0.0.0:%d", e->ie_port);
+		free(e->ie_listen);
+		e->ie_listen = xstrdup(buf);
+		addr_parse(buf, &e->ie_addr, err, sizeof(err));
+		e->ie_family = AF_INET;
+	}
+}
+
 static void
 tok_add(char *t)
 {
@@ -813,6 +850,7 @@ inetd_parse(const char *file, const char *text, size_t len, int flags,
 		tokenize(p, line);
 	}
 	flush_entry();
+	split_dual();
 	free(buf);
 	free(I.tok);
 	free(I.defhost);

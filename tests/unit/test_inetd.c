@@ -458,7 +458,7 @@ test_convert(void **state)
 	    "# finger stream tcp nowait/4//2 nobody /usr/sbin/tcpd "
 	    "/usr/sbin/in.fingerd -w\n"
 	    "service finger-tcp {\n"
-	    "\tlisten = { '79' }\n"
+	    "\tlisten = { '0.0.0.0:79' }\n"
 	    "\tmode = nowait\n"
 	    "\tserver = '/usr/sbin/in.fingerd'\n"
 	    "\targs = { 'in.fingerd', '-w' }\n"
