@@ -651,12 +651,8 @@ parse_entry(char **tok, size_t n, int line)
 
 	memset(&l, 0, sizeof(l));
 	l.e.ie_line = line;
-	switch (parse_first(&l, &tok, &n)) {
-	case -1:
+	if (parse_first(&l, &tok, &n) != 0)
 		goto done;
-	case 1:
-		return;
-	}
 	if (n < 6) {
 		conf_error(line, "missing the %s field", fields[n]);
 		goto done;

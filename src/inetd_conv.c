@@ -232,18 +232,27 @@ put_section(FILE *f, const struct group *g)
 	fputs("}\n", f);
 }
 
+/* The first non-blank of the line S..END (END if none). */
+static const char *
+skip_blanks(const char *s, const char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r'))
+		s++;
+	return s;
+}
+
 /* A line continuing the entry above: blank first, then no comment. */
 static int
-continues(const char *s)
+continues(const char *s, const char *end)
 {
-	const char	*p = s + strspn(s, " \t\r");
+	const char	*p = skip_blanks(s, end);
 
-	return p != s && *p != '\0' && *p != '#';
+	return p != s && p != end && *p != '#';
 }
 
 /*
- * The soad.conf for V[0..N), parsed from TEXT (LEN bytes, no NUL byte:
- * that is an error) of FILE, on F.  Warnings about what does not
+ * The soad.conf for V[0..N), parsed from TEXT (LEN bytes, not
+ * NUL-terminated; a NUL byte would have been an error) of FILE, on F.  Warnings about what does not
  * convert go to conf.c's list.
  */
 void
@@ -272,11 +281,11 @@ inetd_conv_write(FILE *f, const char *file, const char *text, size_t len,
 		line++;
 		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
 			nl = end;
-		if (pending && !continues(s)) {
+		if (pending && !continues(s, nl)) {
 			put_section(f, &g[k++]);
 			pending = 0;
 		}
-		p = s + strspn(s, " \t\r");
+		p = skip_blanks(s, nl);
 		if (p == nl || *p == '#')
 			fprintf(f, "%.*s\n", (int)(nl - s), s);
 		else
