@@ -49,7 +49,8 @@ static int		 pidfd = -1;
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: soad [-dnv] [-f file] [-p pidfile]\n");
+	fprintf(stderr, "usage: soad [-dnv] [-f file] [-p pidfile]\n"
+	    "       soad -C inetd.conf\n");
 	exit(EXIT_USAGE);
 }
 
@@ -266,7 +267,7 @@ nofile_check(const struct conf *cf)
 int
 main(int argc, char *argv[])
 {
-	const char	*file = SYSCONFDIR "/soad.conf";
+	const char	*file = SYSCONFDIR "/soad.conf", *convert = NULL;
 	struct conf	*cf;
 	struct event	*ev[NHANDLED];
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
@@ -275,8 +276,11 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 	sigset_t	 mask;
 
-	while ((ch = getopt(argc, argv, "df:np:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:df:np:v")) != -1) {
 		switch (ch) {
+		case 'C':
+			convert = optarg;
+			break;
 		case 'd':
 			debug = 1;
 			break;
@@ -313,6 +317,14 @@ main(int argc, char *argv[])
 
 	log_init(1, LOG_DAEMON);
 	log_setverbose(verbose);
+	if (convert != NULL) {
+		if ((nerr = inetd_convert(convert, 0, stdout)) > 0) {
+			fprintf(stderr, "soad: %d configuration error%s found\n",
+			    nerr, nerr == 1 ? "" : "s");
+			exit(EXIT_CONFIG);
+		}
+		exit(0);
+	}
 	if ((cf = conf_load(file, CONF_CHECK_FILES |
 	    (check ? CONF_CHECK_SOCKETS : 0), &nerr)) == NULL) {
 		fprintf(stderr, "soad: %d configuration error%s found\n",
