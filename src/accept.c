@@ -3,7 +3,8 @@
  * connection itself (proxy now; nowait and internal services reuse it):
  *
  *	accept -> limits -> tcp_wrappers check (wrap.c, outside the master)
- *	    -> the mode's handler (proxy_allowed)
+ *	    -> the mode's handler (proxy_allowed, nowait_start,
+ *	       internal_allowed)
  *
  * A connection is counted from accept to conn_close(): against the
  * service's max-connections (at the limit the master stops accepting and
@@ -21,6 +22,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +43,9 @@
 struct srcent {
 	struct srcent		*se_next;
 	const struct service	*se_svc;
-	int			 se_n;
+	int			 se_n;		/* open */
+	long			 se_r;		/* started in the minute */
+	time_t			 se_t;		/* ... that began then */
 	unsigned char		 se_addr[16];	/* IPv4 as mapped IPv6 */
 };
 
@@ -51,6 +55,7 @@ static struct srcent		*src_tab[SRC_BUCKETS];
 static struct event		*pause_ev;
 static struct listener	       **paused;
 static size_t			 npaused, pausedsize;
+static int			 pause_logged;
 static struct {
 	double		 tokens;
 	struct timespec	 last;
@@ -59,7 +64,27 @@ static struct {
 } lim;
 
 static void	accept_cb(evutil_socket_t, short, void *);
+static int	at_limit(const struct service *);
 static void	wrap_done(void *, enum wrap_verdict);
+
+static void
+pause_add(struct listener *ls)
+{
+	struct listener	**n;
+	size_t		  i, size;
+
+	for (i = 0; i < npaused; i++)
+		if (paused[i] == ls)
+			return;
+	if (npaused == pausedsize) {
+		size = pausedsize ? pausedsize * 2 : 16;
+		if ((n = reallocarray(paused, size, sizeof(*n))) == NULL)
+			fatal("reallocarray");
+		paused = n;
+		pausedsize = size;
+	}
+	paused[npaused++] = ls;
+}
 
 static void
 resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -103,14 +128,62 @@ accept_init(struct event_base *base)
 	clock_gettime(CLOCK_MONOTONIC, &lim.last);
 }
 
+/*
+ * A datagram socket of a nowait or internal service is readable.  An
+ * internal service answers at once; a nowait one gets a process with
+ * the socket on fds 0-2, and the socket is not watched again until that
+ * process exits, so one datagram never starts two of them.
+ */
+static void
+dgram_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*ls = arg;
+	struct service	*sv = ls->ls_svc;
+	struct conn	*cn;
+
+	(void)what;
+	if (!svc_can_accept(sv) || sv->sv_full)
+		return;
+	if (sv->sv_conf->sc_internal != INETD_EXTERNAL) {
+		internal_dgram_ready(ls);
+		return;
+	}
+	if (sv->sv_conf->sc_accept->ac_rate > 0 &&
+	    svc_rate_over(sv, sv->sv_conf->sc_accept->ac_rate))
+		return;
+	if ((cn = calloc(1, sizeof(*cn))) == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&acc_conns, cn, cn_entry);
+	cn->cn_svc = sv;
+	cn->cn_fd = cn->cn_out = -1;
+	cn->cn_lfd = (int)fd;
+	cn->cn_dgram = ls;
+	cn->cn_ignored = 1;
+	cn->cn_counted = 1;
+	clock_gettime(CLOCK_MONOTONIC, &cn->cn_since);
+	sv->sv_open++;
+	if (at_limit(sv)) {
+		sv->sv_full = 1;
+		accept_watch(sv, 0);
+	}
+	(void)event_del(ls->ls_ev);
+	nowait_start(cn);
+}
+
 /* A public listener: non-blocking (only the master accepts on it). */
 int
 accept_listen(struct listener *ls)
 {
+	int	dgram = ls->ls_svc->sv_conf->sc_socktype == SOCK_DGRAM;
+
 	if (evutil_make_socket_nonblocking(ls->ls_fd) == -1)
 		return -1;
+	if (dgram && ls->ls_svc->sv_conf->sc_internal != INETD_EXTERNAL &&
+	    internal_dgram_setup(ls->ls_fd,
+	    ls->ls_conf->lc_addr.ad_family) == -1)
+		return -1;
 	ls->ls_ev = event_new(acc_base, ls->ls_fd, EV_READ | EV_PERSIST,
-	    accept_cb, ls);
+	    dgram ? dgram_cb : accept_cb, ls);
 	return ls->ls_ev == NULL ? -1 : 0;
 }
 
@@ -125,13 +198,14 @@ accept_watch(struct service *sv, int on)
 		ls = &sv->sv_pub[i];
 		if (ls->ls_ev == NULL)
 			continue;
-		if (!on) {
+		for (j = 0; j < npaused; j++)
+			if (paused[j] == ls)
+				paused[j] = NULL;
+		if (!on)
 			(void)event_del(ls->ls_ev);
-			for (j = 0; j < npaused; j++)
-				if (paused[j] == ls)
-					paused[j] = NULL;
-		} else if (!evtimer_pending(pause_ev, NULL) &&
-		    event_add(ls->ls_ev, NULL) == -1)
+		else if (evtimer_pending(pause_ev, NULL))
+			pause_add(ls);	/* out of fds: armed when it ends */
+		else if (event_add(ls->ls_ev, NULL) == -1)
 			fatalx("%s: cannot watch a listener", svc_name(sv));
 	}
 }
@@ -220,34 +294,60 @@ src_hash(const struct service *sv, const unsigned char key[16])
 	return (size_t)(h ^ (h >> 29)) & (SRC_BUCKETS - 1);
 }
 
-/* Count CN against its source; 0 if that puts the source over. */
 static int
-src_take(struct conn *cn, long max)
+src_expired(const struct srcent *se, time_t now)
 {
-	unsigned char	 key[16];
-	struct srcent	*se;
-	size_t		 h;
+	return se->se_n == 0 && now - se->se_t >= 60;
+}
 
-	if (max <= 0 || !src_key(cn, key))
-		return 1;
+/*
+ * Count CN against its source: open connections against MAX and starts
+ * in the current minute against RATE (0: no limit).  Returns NULL, or
+ * why the source is over.  An entry outlives its connections while its
+ * minute runs; expired ones are dropped as their chain is walked.
+ */
+static const char *
+src_take(struct conn *cn, long max, long rate)
+{
+	unsigned char	  key[16];
+	struct srcent	 *se, **pp;
+	time_t		  now = cn->cn_since.tv_sec;
+	size_t		  h;
+
+	if ((max <= 0 && rate <= 0) || !src_key(cn, key))
+		return NULL;
 	h = src_hash(cn->cn_svc, key);
-	for (se = src_tab[h]; se != NULL; se = se->se_next)
+	for (pp = &src_tab[h]; (se = *pp) != NULL; ) {
 		if (se->se_svc == cn->cn_svc &&
 		    memcmp(se->se_addr, key, 16) == 0)
 			break;
+		if (src_expired(se, now)) {
+			*pp = se->se_next;
+			free(se);
+		} else
+			pp = &se->se_next;
+	}
 	if (se == NULL) {
 		if ((se = calloc(1, sizeof(*se))) == NULL)
-			return 0;
+			return "out of memory";
 		se->se_svc = cn->cn_svc;
 		memcpy(se->se_addr, key, 16);
+		se->se_t = now;
 		se->se_next = src_tab[h];
 		src_tab[h] = se;
 	}
-	if (se->se_n >= max)
-		return 0;
+	if (now - se->se_t >= 60) {
+		se->se_t = now;
+		se->se_r = 0;
+	}
+	if (max > 0 && se->se_n >= max)
+		return "over its limit of open connections per source";
+	if (rate > 0 && se->se_r >= rate)
+		return "over its limit of connections a minute per source";
 	se->se_n++;
+	se->se_r++;
 	cn->cn_src = se;
-	return 1;
+	return NULL;
 }
 
 static void
@@ -255,11 +355,14 @@ src_drop(struct conn *cn)
 {
 	struct srcent	*se = cn->cn_src, **pp;
 	unsigned char	 key[16];
+	struct timespec	 now;
 
 	if (se == NULL)
 		return;
 	cn->cn_src = NULL;
-	if (--se->se_n > 0)
+	se->se_n--;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!src_expired(se, now.tv_sec))
 		return;
 	memcpy(key, se->se_addr, 16);
 	for (pp = &src_tab[src_hash(se->se_svc, key)]; *pp != NULL;
@@ -283,6 +386,29 @@ is_ignored(const struct conn *cn)
 	return 0;
 }
 
+/* max-connections (proxy) or max-children (nowait; 0: no limit). */
+static int
+at_limit(const struct service *sv)
+{
+	long	max = sv->sv_conf->sc_accept->ac_maxconn;
+
+	return max > 0 && sv->sv_open >= max;
+}
+
+/* The mode's part, once the connection is allowed. */
+static void
+conn_allowed(struct conn *cn)
+{
+	const struct svc_conf	*sc = cn->cn_svc->sv_conf;
+
+	if (sc->sc_mode == MODE_PROXY)
+		proxy_allowed(cn);
+	else if (sc->sc_internal != INETD_EXTERNAL)
+		internal_allowed(cn);
+	else
+		nowait_start(cn);
+}
+
 /* Done with CN, whatever state it is in: uncounted and freed. */
 void
 conn_close(struct conn *cn)
@@ -297,9 +423,13 @@ conn_close(struct conn *cn)
 	if (cn->cn_fd != -1)
 		close(cn->cn_fd);
 	src_drop(cn);
+	if (!cn->cn_counted) {
+		free(cn);
+		return;
+	}
 	was_full = sv->sv_full;
 	sv->sv_open--;
-	if (sv->sv_full && sv->sv_open < sv->sv_conf->sc_accept->ac_maxconn)
+	if (sv->sv_full && !at_limit(sv))
 		sv->sv_full = 0;
 	if (!cn->cn_ignored) {
 		sv->sv_conns--;
@@ -308,6 +438,9 @@ conn_close(struct conn *cn)
 	}
 	if (was_full && !sv->sv_full && svc_can_accept(sv))
 		accept_watch(sv, 1);
+	else if (cn->cn_dgram != NULL && svc_can_accept(sv) && !sv->sv_full &&
+	    event_add(cn->cn_dgram->ls_ev, NULL) == -1)
+		fatalx("%s: cannot watch a listener", svc_name(sv));
 	free(cn);
 }
 
@@ -333,7 +466,7 @@ wrap_done(void *arg, enum wrap_verdict v)
 	cn->cn_wrap = NULL;
 	switch (v) {
 	case WRAP_ALLOW:
-		proxy_allowed(cn);
+		conn_allowed(cn);
 		return;
 	case WRAP_DENY:
 		snprintf(why, sizeof(why), "denied by hosts_access for "
@@ -361,6 +494,7 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 {
 	const struct accept_conf	*ac = sv->sv_conf->sc_accept;
 	struct conn		*cn;
+	const char		*why;
 	int			 on = 1;
 
 	if ((cn = calloc(1, sizeof(*cn))) == NULL) {
@@ -379,19 +513,28 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	if (getsockname(fd, &cn->cn_local.sa, &cn->cn_locallen) == -1)
 		cn->cn_locallen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &cn->cn_since);
+	cn->cn_ignored = 1;	/* not counted as activity until it counts */
+	/* Refusals first: a refused connection is never counted. */
+	if ((why = src_take(cn, ac->ac_maxsrc, ac->ac_ratesrc)) != NULL) {
+		conn_refuse(cn, why);
+		return;
+	}
+	if (ac->ac_rate > 0 && svc_rate_over(sv, ac->ac_rate)) {
+		conn_refuse(cn, "over max-per-minute");
+		return;
+	}
+	cn->cn_counted = 1;
 	cn->cn_ignored = is_ignored(cn);
 	sv->sv_open++;
 	if (!cn->cn_ignored && sv->sv_conns++ == 0)
 		svc_conns_changed(sv);
-	if (sv->sv_open >= ac->ac_maxconn && !sv->sv_full) {
+	if (at_limit(sv) && !sv->sv_full) {
 		sv->sv_full = 1;
 		accept_watch(sv, 0);
-		log_warnx("%s: %ld connections open (max-connections); new ones "
-		    "wait until one closes", svc_name(sv), ac->ac_maxconn);
-	}
-	if (!src_take(cn, ac->ac_maxsrc)) {
-		conn_refuse(cn, "over max-connections-per-source");
-		return;
+		log_warnx("%s: %ld connections open (%s); new ones wait until "
+		    "one closes", svc_name(sv), ac->ac_maxconn,
+		    sv->sv_conf->sc_mode == MODE_PROXY ? "max-connections" :
+		    "max-children");
 	}
 	if (peer->sa.sa_family != AF_UNIX) {
 		/* A client that vanished must not hold the service up. */
@@ -399,7 +542,7 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
 	if (ac->ac_wrapname == NULL || peer->sa.sa_family == AF_UNIX) {
-		proxy_allowed(cn);
+		conn_allowed(cn);
 		return;
 	}
 	if ((cn->cn_wrap = wrap_check(fd, ac->ac_wrapname, wrap_done,
@@ -407,25 +550,24 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 		conn_refuse(cn, "tcp_wrappers check queue full");
 }
 
+/*
+ * Out of fds: every listener that becomes readable meanwhile waits for
+ * the pause to end.  One line per episode, which ends at the next
+ * successful accept.
+ */
 static void
 accept_pause(struct listener *ls, int err)
 {
 	struct timeval	 tv = { 0, PAUSE_MS * 1000 };
-	struct listener	**n;
-	size_t		  size;
 
 	(void)event_del(ls->ls_ev);
-	if (npaused == pausedsize) {
-		size = pausedsize ? pausedsize * 2 : 16;
-		if ((n = reallocarray(paused, size, sizeof(*n))) == NULL)
-			return;		/* re-armed at its next state change */
-		paused = n;
-		pausedsize = size;
-	}
-	paused[npaused++] = ls;
+	pause_add(ls);
 	if (!evtimer_pending(pause_ev, NULL)) {
-		log_warnx("%s: cannot accept: %s; pausing accepts for %d ms",
-		    svc_name(ls->ls_svc), strerror(err), PAUSE_MS);
+		if (!pause_logged)
+			log_warnx("%s: cannot accept: %s; pausing accepts for "
+			    "%d ms at a time until fds are free again",
+			    svc_name(ls->ls_svc), strerror(err), PAUSE_MS);
+		pause_logged = 1;
 		(void)evtimer_add(pause_ev, &tv);
 	}
 }
@@ -453,6 +595,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 				continue;
 			return;		/* EAGAIN */
 		}
+		pause_logged = 0;
 		if (len == 0 || peer.sa.sa_family == AF_UNSPEC)
 			peer.sa.sa_family = AF_UNIX;	/* unnamed UNIX peer */
 		conn_start(sv, lfd, fd, &peer, len);
@@ -473,4 +616,28 @@ accept_close_all(void)
 		event_free(lim.ev);
 	free(paused);
 	pause_ev = lim.ev = NULL;
+}
+
+/* nowait processes still running. */
+size_t
+accept_children(void)
+{
+	struct conn	*cn;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(cn, &acc_conns, cn_entry)
+		n += cn->cn_pid > 0;
+	return n;
+}
+
+/* At shutdown: each nowait process gets its service's stop signal. */
+void
+accept_stop_children(void)
+{
+	struct conn	*cn;
+
+	TAILQ_FOREACH(cn, &acc_conns, cn_entry)
+		if (cn->cn_pid > 0)
+			(void)kill(cn->cn_pid,
+			    cn->cn_svc->sv_conf->sc_stop_signal);
 }

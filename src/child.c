@@ -212,6 +212,11 @@ child_reap(void)
 		case CHILD_ESCAPEE:
 			sweep(ch->ch_owner);	/* the service it came from */
 			break;
+		case CHILD_CONN:
+			sv = ((struct conn *)ch->ch_owner)->cn_svc;
+			nowait_reaped(ch->ch_owner, status);
+			sweep(sv);
+			break;
 		case CHILD_WATCHER:
 			arrival_watcher_exited(pid, status);
 			break;

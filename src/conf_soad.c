@@ -864,7 +864,8 @@ build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 			key_err(sec, sc, "backend", "backend: %s", err);
 		else if (ac->ac_backend.ad_any) {
 			key_err(sec, sc, "backend", "backend \"%s\" needs a "
-			    "host address, e.g. 127.0.0.1:%s", s, s);
+			    "host address, e.g. 127.0.0.1:%d", s,
+			    addr_port(&ac->ac_backend));
 			ac->ac_backend.ad_family = 0;
 		}
 	}

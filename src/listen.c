@@ -111,13 +111,13 @@ unix_bind(struct listener *ls, const struct svc_conf *sc, int fd)
 }
 
 static int
-inet_socket(const struct addr *a, struct addr *bound)
+inet_socket(const struct addr *a, struct addr *bound, int type)
 {
 	struct sockaddr_in	*sin;
 	int			 fd, off = 0, on = 1;
 
 	*bound = *a;
-	fd = socket(a->ad_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(a->ad_family, type | SOCK_CLOEXEC, 0);
 	if (fd == -1 && a->ad_any && errno == EAFNOSUPPORT) {
 		/* No IPv6 in this kernel: "PORT" means every IPv4 address. */
 		memset(&bound->ad_ss, 0, sizeof(bound->ad_ss));
@@ -126,7 +126,7 @@ inet_socket(const struct addr *a, struct addr *bound)
 		sin->sin_port = htons((in_port_t)addr_port(a));
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
 		bound->ad_len = sizeof(*sin);
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 	}
 	if (fd == -1)
 		return -1;
@@ -150,9 +150,9 @@ listener_open(struct listener *ls, const struct svc_conf *sc)
 
 	addr_fmt(a, buf, sizeof(buf));
 	if (a->ad_family == AF_UNIX)
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_UNIX, sc->sc_socktype | SOCK_CLOEXEC, 0);
 	else
-		fd = inet_socket(a, &bound);
+		fd = inet_socket(a, &bound, sc->sc_socktype);
 	if (fd == -1) {
 		log_warn("%s: socket for %s", sc->sc_name, buf);
 		return -1;
@@ -163,7 +163,8 @@ listener_open(struct listener *ls, const struct svc_conf *sc)
 	} else if (bind(fd, (struct sockaddr *)&bound.ad_ss,
 	    bound.ad_len) == -1)
 		goto fail;
-	if (listen(fd, sc->sc_backlog) == -1)
+	/* A datagram socket is ready once bound. */
+	if (sc->sc_socktype == SOCK_STREAM && listen(fd, sc->sc_backlog) == -1)
 		goto fail;
 	/* Above every fd number a service is handed, so an si_fd from a
 	 * service's own O_ASYNC never names one of ours by accident. */
@@ -221,6 +222,10 @@ listener_broken(const struct listener *ls)
 		if (st.st_dev != ls->ls_dev || st.st_ino != ls->ls_ino)
 			return "had its socket file replaced";
 	}
+	if (getsockopt(ls->ls_fd, SOL_SOCKET, SO_TYPE, &on, &len) == 0 &&
+	    on == SOCK_DGRAM)
+		return NULL;		/* nothing to shut down */
+	len = sizeof(int);
 	if (getsockopt(ls->ls_fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1 ||
 	    !on)
 		return "was shut down";

@@ -246,6 +246,11 @@ try_connect(struct conn *cn)
 	svc_want(cn->cn_svc);
 	fd = socket(a->ad_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE ||
+	    errno == ENOBUFS || errno == ENOMEM)) {
+		wait_for(cn, -1);	/* out of fds: the client waits */
+		return;
+	}
 	if (fd == -1) {
 		conn_refuse(cn, strerror(errno));
 		return;

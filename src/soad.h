@@ -327,6 +327,8 @@ struct service {
 	int			 sv_conns;	/* ... that count as activity */
 	int			 sv_wanted;	/* one waits for a start */
 	int			 sv_full;	/* at max-connections */
+	time_t			 sv_rate_t;	/* nowait: this minute began */
+	long			 sv_rate_n;	/* ... with so many starts */
 };
 
 TAILQ_HEAD(svc_list, service);
@@ -346,6 +348,7 @@ int	 svc_can_accept(const struct service *);
 void	 svc_want(struct service *);
 void	 svc_conns_changed(struct service *);
 int	 svc_running(const struct service *);
+int	 svc_rate_over(struct service *, long);
 int	 svc_all_stopped(void);
 void	 svc_free_all(void);
 
@@ -360,6 +363,8 @@ struct spawn_plan {
 	size_t			 sp_nfd;
 	size_t			 sp_nlisten;
 	const char		*sp_fdname[SOAD_MAXLISTEN];
+	const char		*sp_env[3];	/* more NAME=value, NULL-ended */
+	int			 sp_logfail;	/* fd 2 is a client: log failures */
 };
 
 void	 spawn_init(void);
@@ -372,7 +377,7 @@ void	 closefrom(int);
 #endif
 
 /* child.c */
-enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER, CHILD_WRAP };
+enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER, CHILD_CONN, CHILD_WRAP };
 
 void	 child_init(void);
 void	 child_add(pid_t, enum child_kind, void *);
@@ -427,6 +432,7 @@ struct conn {
 	int			 cn_out;	/* to the service, or -1 */
 	int			 cn_lfd;	/* the listener it came from */
 	int			 cn_ignored;	/* idle-ignore source */
+	int			 cn_counted;	/* in sv_open (and sv_conns) */
 	int			 cn_tries;
 	union addr_sa		 cn_peer;
 	union addr_sa		 cn_local;
@@ -437,6 +443,8 @@ struct conn {
 	struct wrap_req		*cn_wrap;
 	struct relay		*cn_relay;
 	struct event		*cn_ev;
+	pid_t			 cn_pid;	/* nowait: its process */
+	struct listener		*cn_dgram;	/* nowait dgram: its socket */
 	TAILQ_ENTRY(conn)	 cn_entry;
 };
 
@@ -447,6 +455,15 @@ void	 conn_close(struct conn *);
 void	 conn_refuse(struct conn *, const char *);
 void	 accept_log_peer(const struct conn *, char *, size_t);
 void	 accept_close_all(void);
+size_t	 accept_children(void);
+void	 accept_stop_children(void);
+
+/* nowait.c */
+void	 nowait_start(struct conn *);
+void	 nowait_reaped(struct conn *, int);
+void	 internal_allowed(struct conn *);
+void	 internal_dgram_ready(struct listener *);
+int	 internal_dgram_setup(int, int);
 
 /* proxy.c */
 int	 proxy_init(struct event_base *);

@@ -164,8 +164,9 @@ child_fail(struct child *ch, const char *what)
 	ch->ch_fail = what;
 	ch->ch_errno = errno;
 #ifndef SPAWN_CLONE
-	dprintf(STDERR_FILENO, "soad: cannot start: %s: %s\n", what,
-	    strerror(ch->ch_errno));
+	if (!ch->ch_plan->sp_logfail)
+		dprintf(STDERR_FILENO, "soad: cannot start: %s: %s\n", what,
+		    strerror(ch->ch_errno));
 #endif
 	_exit(127);
 }
@@ -376,6 +377,20 @@ env_put(char **env, size_t *n, char **p, const char *name, const char *value)
 	*p += nl + vl + 2;
 }
 
+/* NAME=value into env, replacing an earlier NAME. */
+static void
+env_set(char **env, size_t *n, const char *nv)
+{
+	size_t	j, klen = strcspn(nv, "=") + 1;
+
+	for (j = 0; j < *n; j++)
+		if (strncmp(env[j], nv, klen) == 0)
+			break;
+	env[j] = (char *)(uintptr_t)nv;
+	if (j == *n)
+		(*n)++;
+}
+
 /*
  * A clean environment: base variables, the config's (which may override
  * them), then LISTEN_*, which the config may not set.  Our strings live
@@ -403,6 +418,8 @@ build_env(const struct svc_conf *sc, const struct spawn_plan *sp,
 		len += strlen(sp->sp_fdname[i]) + 1;
 	for (i = 0; sc->sc_env[i] != NULL; i++)
 		;
+	for (j = 0; sp->sp_env[j] != NULL; j++)
+		i++;
 	if ((env = calloc(i + 9, sizeof(*env))) == NULL)
 		return NULL;
 	if ((*mem = p = malloc(len)) == NULL) {
@@ -416,15 +433,11 @@ build_env(const struct svc_conf *sc, const struct spawn_plan *sp,
 		env_put(env, &n, &p, "LOGNAME", pw->pw_name);
 		env_put(env, &n, &p, "SHELL", pw->pw_shell);
 	}
-	for (i = 0; sc->sc_env[i] != NULL; i++) {
-		klen = strcspn(sc->sc_env[i], "=") + 1;
-		for (j = 0; j < n; j++)
-			if (strncmp(env[j], sc->sc_env[i], klen) == 0)
-				break;
-		env[j] = sc->sc_env[i];
-		if (j == n)
-			n++;
-	}
+	for (i = 0; sc->sc_env[i] != NULL; i++)
+		env_set(env, &n, sc->sc_env[i]);
+	/* The plan's (a nowait client's address) after the config's. */
+	for (i = 0; sp->sp_env[i] != NULL; i++)
+		env_set(env, &n, sp->sp_env[i]);
 	if (sp->sp_nlisten > 0) {
 		snprintf(num, sizeof(num), "%zu", sp->sp_nlisten);
 		env_put(env, &n, &p, "LISTEN_FDS", num);
@@ -552,7 +565,10 @@ spawn_service(const struct svc_conf *sc, const struct spawn_plan *sp)
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
-	if (pid != -1 && ch.ch_fail != NULL && sp->sp_fd[2] != -1)
+	if (pid != -1 && ch.ch_fail != NULL && sp->sp_logfail)
+		log_warnx("%s: cannot start: %s: %s", sc->sc_name, ch.ch_fail,
+		    strerror(ch.ch_errno));
+	else if (pid != -1 && ch.ch_fail != NULL && sp->sp_fd[2] != -1)
 		dprintf(sp->sp_fd[2], "soad: cannot start: %s: %s\n",
 		    ch.ch_fail, strerror(ch.ch_errno));
 	free(ch.ch_env);

@@ -203,9 +203,8 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 		event_free(sv->sv_timer);	/* deletes it too */
 		sv->sv_timer = NULL;
 	}
-	if (proxy)
-		accept_watch(sv, (st == SVC_IDLE || st == SVC_RUNNING) &&
-		    !svc_exiting);
+	if (sc->sc_accept != NULL)
+		accept_watch(sv, svc_can_accept(sv));
 	else
 		watch_listeners(sv, st == SVC_IDLE && !svc_exiting);
 	switch (st) {
@@ -396,7 +395,8 @@ counted:
 		arm(sv, (double)sc->sc_timeout - idle);
 		return;
 	}
-	if (sc->sc_mode == MODE_PASS && (n = open_conns(sv)) > 0) {
+	if (sc->sc_mode == MODE_PASS && sc->sc_socktype == SOCK_STREAM &&
+	    (n = open_conns(sv)) > 0) {
 		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
 		sv->sv_busy = 1;
 		svc_now(&sv->sv_active);
@@ -460,6 +460,12 @@ svc_create(struct svc_conf *sc)
 		proxy_service(sv);
 		for (i = 0; i < sv->sv_nls; i++)
 			sv->sv_ls[i].ls_index = svc_nlisteners++;
+	} else if (sc->sc_accept != NULL) {
+		/* nowait, internal: only the master uses the listeners. */
+		sv->sv_pub = sv->sv_ls;
+		sv->sv_npub = sv->sv_nls;
+		sv->sv_ls = NULL;
+		sv->sv_nls = 0;
 	}
 	sv->sv_state = SVC_UNBOUND;
 	TAILQ_INSERT_TAIL(&svc_all, sv, sv_entry);
@@ -523,7 +529,7 @@ svc_bind(struct service *sv)
 {
 	struct listener	*ls;
 	size_t		 i, bound = 0;
-	int		 proxy = sv->sv_conf->sc_mode == MODE_PROXY;
+	int		 proxy = sv->sv_conf->sc_accept != NULL;
 
 	for (i = 0; i < sv->sv_nls; i++) {
 		ls = &sv->sv_ls[i];
@@ -642,7 +648,9 @@ svc_reaped(struct instance *inst, int status)
 	else
 		log_warnx("%s: pid %ld %s after %.1f s", name, (long)pid, how,
 		    ran);
-	if (svc_exiting || ran >= START_GRACE) {
+	/* An inetd "wait" server may serve and exit by itself (tftpd). */
+	if (svc_exiting || ran >= START_GRACE || (clean &&
+	    (sv->sv_conf->sc_inetd || sv->sv_conf->sc_socktype == SOCK_DGRAM))) {
 		sv->sv_failures = 0;
 		svc_enter(sv, SVC_IDLE, 0);
 	} else
@@ -699,12 +707,42 @@ svc_watcher_lost(void)
 	svc_arrival_all();
 }
 
-/* Proxy mode: may the public listeners be accepted on now? */
+/*
+ * Modes in which the master accepts: may the listeners be accepted on
+ * now?  A proxy accepts while idle or running; nowait and internal
+ * services are idle unless paused (BACKOFF) over max-per-minute.
+ */
 int
 svc_can_accept(const struct service *sv)
 {
 	return !svc_exiting && (sv->sv_state == SVC_IDLE ||
-	    sv->sv_state == SVC_RUNNING);
+	    (sv->sv_state == SVC_RUNNING &&
+	    sv->sv_conf->sc_mode == MODE_PROXY));
+}
+
+/*
+ * nowait: one more start this minute.  Over max-per-minute the service
+ * is paused for rate-pause seconds, as inetd does, and this one refused.
+ */
+int
+svc_rate_over(struct service *sv, long rate)
+{
+	const struct accept_conf	*ac = sv->sv_conf->sc_accept;
+	struct timespec			 now;
+
+	svc_now(&now);
+	if (now.tv_sec - sv->sv_rate_t >= 60) {
+		sv->sv_rate_t = now.tv_sec;
+		sv->sv_rate_n = 0;
+	}
+	if (++sv->sv_rate_n <= rate)
+		return 0;
+	log_warnx("%s: more than %ld connections in a minute "
+	    "(max-per-minute); paused for %ld s", sv->sv_conf->sc_name, rate,
+	    ac->ac_rate_pause);
+	sv->sv_rate_n = 0;
+	svc_enter(sv, SVC_BACKOFF, ac->ac_rate_pause);
+	return 1;
 }
 
 int
@@ -751,8 +789,7 @@ svc_log_state(void)
 		if (svc_pid(sv) != 0)
 			snprintf(pid, sizeof(pid), " pid %ld",
 			    (long)svc_pid(sv));
-		if (sv->sv_state == SVC_RUNNING &&
-		    sv->sv_conf->sc_mode == MODE_PROXY)
+		if (sv->sv_conf->sc_accept != NULL)
 			snprintf(act, sizeof(act), ", %d connections open",
 			    sv->sv_open);
 		else if (sv->sv_state == SVC_RUNNING)
@@ -773,6 +810,7 @@ svc_shutdown_all(void)
 	char		 sig[32];
 
 	svc_exiting = 1;
+	accept_stop_children();
 	TAILQ_FOREACH(sv, &svc_all, sv_entry) {
 		if (sv->sv_state == SVC_RUNNING) {
 			log_info("%s: stopping pid %ld with %s",
@@ -793,7 +831,7 @@ svc_all_stopped(void)
 	TAILQ_FOREACH(sv, &svc_all, sv_entry)
 		if (svc_pid(sv) != 0)
 			return 0;
-	return 1;
+	return accept_children() == 0;
 }
 
 /* Close every listener (unlinking our UNIX sockets) and free it all. */

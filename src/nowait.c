@@ -1,0 +1,136 @@
+/*
+ * inetd's nowait mode: one process per connection (stream) or per
+ * readable datagram socket (dgram), with the socket on fds 0, 1 and 2.
+ *
+ * A stream connection comes from the accept path (accept.c) once its
+ * limits and its tcp_wrappers check have passed; it stays counted there
+ * (max-children, max-children-per-source) until its process exits.  The
+ * master's copy of the connection is closed as soon as the process runs,
+ * so a client sees EOF exactly when the server closes it.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "soad.h"
+
+/* REMOTE_ADDR and REMOTE_PORT, as systemd's Accept=yes sets them. */
+static void
+client_env(const struct conn *cn, char *addr, size_t alen, char *port,
+    size_t plen)
+{
+	const struct sockaddr_in	*sin = &cn->cn_peer.sin;
+	const struct sockaddr_in6	*sin6 = &cn->cn_peer.sin6;
+	char				 a[INET6_ADDRSTRLEN];
+
+	a[0] = '\0';
+	if (cn->cn_peer.sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(port, plen, "REMOTE_PORT=%u", ntohs(sin->sin_port));
+	} else if (cn->cn_peer.sa.sa_family == AF_INET6) {
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12, a,
+			    sizeof(a));
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(port, plen, "REMOTE_PORT=%u", ntohs(sin6->sin6_port));
+	} else
+		port[0] = '\0';
+	snprintf(addr, alen, "REMOTE_ADDR=%s", a);
+}
+
+/* Runs the service's server for the allowed connection CN. */
+void
+nowait_start(struct conn *cn)
+{
+	const struct svc_conf	*sc = cn->cn_svc->sv_conf;
+	struct spawn_plan	 plan;
+	char			 addr[INET6_ADDRSTRLEN + 16], port[32];
+	char			 peer[INET6_ADDRSTRLEN + 16];
+	pid_t			 pid;
+	int			 fl;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.sp_fd[0] = plan.sp_fd[1] = plan.sp_fd[2] =
+	    cn->cn_dgram != NULL ? cn->cn_dgram->ls_fd : cn->cn_fd;
+	plan.sp_nfd = 3;
+	plan.sp_logfail = 1;
+	if (cn->cn_dgram == NULL && cn->cn_peer.sa.sa_family != AF_UNIX) {
+		client_env(cn, addr, sizeof(addr), port, sizeof(port));
+		plan.sp_env[0] = addr;
+		plan.sp_env[1] = port;
+	}
+	/* inetd hands over a blocking socket; the master's copy is not.
+	 * A shared datagram socket's flags are the master's too: the child
+	 * gets it as the master keeps it. */
+	if (cn->cn_dgram == NULL && (fl = fcntl(cn->cn_fd, F_GETFL)) != -1)
+		(void)fcntl(cn->cn_fd, F_SETFL, fl & ~O_NONBLOCK);
+	pid = spawn_service(sc, &plan);
+	accept_log_peer(cn, peer, sizeof(peer));
+	if (pid == -1) {
+		log_warn("%s: cannot start a server for %s", sc->sc_name,
+		    peer);
+		conn_close(cn);
+		return;
+	}
+	log_debug("%s: connection from %s, pid %ld", sc->sc_name, peer,
+	    (long)pid);
+	cn->cn_pid = pid;
+	child_add(pid, CHILD_CONN, cn);
+	if (cn->cn_fd != -1)
+		close(cn->cn_fd);
+	cn->cn_fd = -1;
+}
+
+/* CN's process was reaped: the connection is done. */
+void
+nowait_reaped(struct conn *cn, int status)
+{
+	char	peer[INET6_ADDRSTRLEN + 16], sig[32];
+	long	pid = (long)cn->cn_pid;
+
+	cn->cn_pid = 0;
+	accept_log_peer(cn, peer, sizeof(peer));
+	if (WIFSIGNALED(status))
+		log_warnx("%s: pid %ld (client %s) killed by %s",
+		    svc_name(cn->cn_svc), pid, peer,
+		    conf_signal_name(WTERMSIG(status), sig, sizeof(sig)));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("%s: pid %ld (client %s) exited with status %d",
+		    svc_name(cn->cn_svc), pid, peer,
+		    WEXITSTATUS(status));
+	conn_close(cn);
+}
+
+/* Until internal.c lands: refused. */
+void
+internal_allowed(struct conn *cn)
+{
+	conn_refuse(cn, "internal services are not built in");
+}
+
+void
+internal_dgram_ready(struct listener *ls)
+{
+	(void)event_del(ls->ls_ev);
+}
+
+int
+internal_dgram_setup(int fd, int family)
+{
+	(void)fd;
+	(void)family;
+	return 0;
+}
