@@ -862,13 +862,18 @@ def test_out_of_fds_pauses_accepting_without_spinning(soad, nofile):
             s = connect(("127.0.0.1", port), timeout=10)
             s.sendall(b"c%d\n" % i)
             clients.append(s)
-        soad.wait_log(r"^soad: px: .*Too many open files.*paus")
-        c0 = cpu_ticks(master)
+        pause = r"^soad: px: .*Too many open files.*paus"
+        soad.wait_log(pause)
+        c0, n0 = cpu_ticks(master), soad.count(pause)
         time.sleep(2.0)  # CPU used over a fixed window while stuck
         used = (cpu_ticks(master) - c0) / os.sysconf("SC_CLK_TCK")
         assert used < 0.3, "master used %.2f s of CPU in 2 s while out " \
             "of fds" % used
         assert alive(master)
+        # The pause is logged, not every retry of it: one episode, a line
+        # or two, not 4 a second for as long as it lasts.
+        assert soad.count(pause) - n0 <= 1, \
+            "%d pause lines in 2 s" % (soad.count(pause) - n0)
     finally:
         for s in clients:
             s.close()
@@ -888,6 +893,96 @@ def test_out_of_fds_pauses_accepting_without_spinning(soad, nofile):
     retry(serves, timeout=30, interval=0.2, what="serving again")
     retry(lambda: fd_count(master) <= base_fds + 2, timeout=40,
           interval=0.2, what="the master's fds back to %d" % base_fds)
+
+
+# ------------------------------------------------------ instances come, go
+
+def test_queued_connections_survive_instances_that_exit(soad):
+    """Private listeners belong to the master: connections queued there
+    outlive an instance that exits (fdserver --exit-after 1 serves one
+    connection each run) and are served by the next one; none is lost."""
+    port = free_port()
+    soad.start(GLOBAL + section(listen=("127.0.0.1:%d" % port,),
+                                argv=(FDSERVER, "--exit-after", "1")))
+    res = []
+
+    def get():
+        try:
+            res.append(http_get(("127.0.0.1", port), timeout=30))
+        except Exception as e:       # noqa: BLE001 (reported below)
+            res.append(e)
+    ts = [threading.Thread(target=get) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert all(isinstance(r, str) and r.startswith("hello from ")
+               for r in res), res
+    assert len(set(res)) == 3, "one instance per connection: %r" % res
+    assert refusals(soad) == []
+
+
+def test_connection_during_a_stop_is_served_by_the_next_instance(soad):
+    """timeout = 1 and a service that takes 1.5 s to stop: a client that
+    arrives while it stops waits and is served by the next instance."""
+    port = free_port()
+    soad.start(GLOBAL + "timeout = 1\n" + section(
+        listen=("127.0.0.1:%d" % port,),
+        argv=(FDSERVER, "--linger-ms", "1500")))
+    first = http_get(("127.0.0.1", port))
+    pid = soad.pid("px")
+    soad.wait_log(r"px: idle for 1 s, stopping pid %d" % pid)
+    assert soad.count(r"px: pid %d stopped" % pid) == 0
+    second = http_get(("127.0.0.1", port), timeout=15)
+    pid2 = soad.pid("px", n=2)
+    assert first == "hello from %d\n" % pid
+    assert second == "hello from %d\n" % pid2 and pid2 != pid
+    assert refusals(soad) == []
+
+
+def test_backend_app_restarts_after_idle_stops(soad):
+    """Backend mode across activation cycles (timeout = 1): after each
+    stop the next client starts the app again, waits for it to bind its
+    port, and is served; nothing refused."""
+    port, q = free_port(), free_port()
+    soad.start(GLOBAL + "timeout = 1\n" + section(
+        listen=("127.0.0.1:%d" % port,),
+        argv=("/bin/sh", "-c", "sleep 0.3; exec %s --port %d" %
+              (FDSERVER, q)),
+        extra='  backend = "127.0.0.1:%d"' % q))
+    for n in range(1, 4):
+        assert http_get(("127.0.0.1", port)) == \
+            "hello from %d\n" % soad.pid("px", n=n)
+        soad.wait_log(r"px: pid %d stopped" % soad.pid("px", n=n))
+    assert refusals(soad) == []
+    assert len(soad.pids("px")) == 3
+
+
+def test_soad_exits_promptly_with_connections_open(soad, nofile):
+    """SIGTERM with proxied connections open and clients waiting on a
+    service at max-connections: soad stops the service and exits 0 in
+    time, its clients see the connection end, and the private directory
+    is removed."""
+    port = free_port()
+    soad.start(GLOBAL + section(listen=("127.0.0.1:%d" % port,),
+                                extra="  max-connections = 5"))
+    held = [hold(("127.0.0.1", port)) for _ in range(5)]
+    waiting = [connect(("127.0.0.1", port)) for _ in range(3)]
+    d = os.path.dirname(re.search(r"private listeners in (\S+)",
+                                  soad.log()).group(1) + "/x")
+    assert os.path.isdir(d)
+    t0 = time.monotonic()
+    assert soad.stop(timeout=15) == 0
+    assert time.monotonic() - t0 < 5.0
+    for s in held:
+        try:
+            assert recv_all(s) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
+    for s in waiting:
+        s.close()
+    assert not os.path.exists(d)
 
 
 # --------------------------------------------------------------------- soak
