@@ -1,6 +1,6 @@
 """A small service for soad's proxy-mode tests.  It serves the listeners
 it is handed (LISTEN_FDS, fds 3..) or, with --port N, binds 127.0.0.1:N
-itself, one thread per connection, doing what argv[1] says:
+itself (--unix PATH: a UNIX socket there), one thread per connection, doing what argv[1] says:
 
   reflect         read until the peer shuts down its writing, then send
                   back every byte received (a PROXY header included) and
@@ -110,6 +110,11 @@ def main():
         lst = socket.socket()
         lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lst.bind(("127.0.0.1", int(args[1])))
+        lst.listen(128)
+        listeners, args = [lst], args[2:]
+    elif args[:1] == ["--unix"]:
+        lst = socket.socket(socket.AF_UNIX)
+        lst.bind(args[1])
         lst.listen(128)
         listeners, args = [lst], args[2:]
     else:

@@ -172,11 +172,19 @@ def nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def where_conf(where, app_args, port, extra=""):
-    """A proxy section for proxy_app: private listener or backend."""
+def where_conf(where, app_args, port, sockdir=None, extra=""):
+    """A proxy section for proxy_app: private listener, TCP backend or
+    UNIX backend (a socket in SOCKDIR)."""
     if where == "private":
         return section(listen=("127.0.0.1:%d" % port,),
                        argv=(PYTHON, APP) + tuple(app_args), extra=extra)
+    if where == "backend-unix":
+        path = os.path.join(sockdir, "app.sock")
+        return section(listen=("127.0.0.1:%d" % port,),
+                       argv=("/bin/sh", "-c", "rm -f %s; exec %s %s --unix "
+                             "%s %s" % (path, PYTHON, APP, path,
+                                        " ".join(app_args))),
+                       extra='  backend = "%s"\n%s' % (path, extra))
     q = free_port()
     return section(listen=("127.0.0.1:%d" % port,),
                    argv=(PYTHON, APP, "--port", str(q)) + tuple(app_args),
@@ -253,13 +261,13 @@ def test_backpressure_bounds_what_the_master_buffers(soad):
     assert rss_kb(soad.proc.pid) - rss0 < 16 * 1024
 
 
-@pytest.mark.parametrize("where", ["private", "backend"])
-def test_half_close_client_first(soad, where):
+@pytest.mark.parametrize("where", ["private", "backend", "backend-unix"])
+def test_half_close_client_first(soad, sockdir, where):
     """The client sends 8 MB and shuts down writing; the service replies
     only after it saw EOF (reflect), and the client still gets all 8 MB,
     then EOF."""
     port = free_port()
-    soad.start(GLOBAL + where_conf(where, ("reflect",), port))
+    soad.start(GLOBAL + where_conf(where, ("reflect",), port, sockdir))
     data = random.Random(3).randbytes(8 << 20)
     s = connect(("127.0.0.1", port), timeout=30)
     s.sendall(data)
@@ -270,15 +278,15 @@ def test_half_close_client_first(soad, where):
     assert got == data
 
 
-@pytest.mark.parametrize("where", ["private", "backend"])
-def test_half_close_service_first(soad, tmp_path, where):
+@pytest.mark.parametrize("where", ["private", "backend", "backend-unix"])
+def test_half_close_service_first(soad, tmp_path, sockdir, where):
     """The service sends 2 MB and shuts down writing first; the client
     sees all of it and EOF while its own direction stays open, then
     sends 3 MB that the service receives whole."""
     port = free_port()
     out = str(tmp_path / "first.out")
     soad.start(GLOBAL + where_conf(where, ("first", str(2 << 20), out),
-                                   port))
+                                   port, sockdir))
     s = connect(("127.0.0.1", port), timeout=30)
     got = recv_all(s)
     assert got == (bytes(range(256)) * 8192)[:2 << 20]
@@ -293,13 +301,13 @@ def test_half_close_service_first(soad, tmp_path, where):
                                       hashlib.sha256(data).hexdigest())
 
 
-@pytest.mark.parametrize("where", ["private", "backend"])
-def test_service_reset_reaches_client(soad, where):
+@pytest.mark.parametrize("where", ["private", "backend", "backend-unix"])
+def test_service_reset_reaches_client(soad, sockdir, where):
     """The service closes with unread data and SO_LINGER 0 (a reset on
     TCP and on UNIX sockets alike): the client sees ECONNRESET, not a
     clean EOF."""
     port = free_port()
-    soad.start(GLOBAL + where_conf(where, ("reset",), port))
+    soad.start(GLOBAL + where_conf(where, ("reset",), port, sockdir))
     s = connect(("127.0.0.1", port))
     s.sendall(b"r" * 1000)
     with pytest.raises(ConnectionResetError):
