@@ -869,6 +869,19 @@ def test_private_listener_is_root_only_and_removed_at_exit(soad):
     assert not os.path.exists(d), "private directory left behind"
 
 
+def test_service_running_as_nobody_serves_its_private_listener(soad):
+    """user = nobody: the service cannot enter the private directory, yet
+    serves the listener it inherited; it is still the only way in."""
+    port = free_port()
+    soad.start(GLOBAL + section(listen=("127.0.0.1:%d" % port,),
+                                argv=(FDSERVER,), extra="  user = nobody"))
+    assert http_get(("127.0.0.1", port), "/id").startswith("uid=65534 ")
+    d = re.search(r"private listeners in (\S+)", soad.log()).group(1)
+    p = subprocess.run(["/bin/ls", d], user=65534, group=65534,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0, "nobody can list the private directory"
+
+
 # ------------------------------------------------------------ config errors
 
 SVC_HEAD = ['service x {', '  listen = { "127.0.0.1:9" }',
