@@ -511,13 +511,15 @@ def test_refused_connection_does_not_count_toward_max_connections(soad):
 
 
 def test_refusal_flood_is_rate_limited_and_accounted(soad):
-    """300 refusals at once: at least 10 are logged one line each, the
-    rest are summarised, and lines + summarised = 300 exactly."""
+    """300 refusals at once: at least 10 are logged one line each, no
+    more than soad.8 says (bursts of 100, then 20 a second), the rest are
+    summarised, and lines + summarised = 300 exactly."""
     port = free_port()
     addr = ("127.0.0.1", port)
     soad.start(GLOBAL + section(listen=("127.0.0.1:%d" % port,),
                                 extra="  max-connections-per-source = 1"))
     keep = hold(addr)
+    t0 = time.monotonic()
     for _ in range(300):
         s = connect(addr)
         s.close()
@@ -532,6 +534,7 @@ def test_refusal_flood_is_rate_limited_and_accounted(soad):
           what="300 refusals accounted for (got %r)" % (total(),))
     lines, summed = total()
     assert lines >= 10 and summed > 0, (lines, summed)
+    assert lines <= 100 + 20 * (time.monotonic() - t0) + 1, lines
     keep.close()
 
 
