@@ -1281,3 +1281,51 @@ def test_soak_100k_connections_across_activation_cycles(soad):
     assert refusals(soad) == []
     print("soak: %d connections in %.1f s" % (
         2000 + SOAK_BURSTS * SOAK_PER_BURST, elapsed))
+
+
+def test_soak_with_tcpwrap_checks_and_refusals(soad, tmp_path):
+    """20,000 connections with tcp_wrappers checks on (the default) over
+    two activation cycles, plus 500 that hosts.deny refuses on purpose
+    (127.0.0.9): every allowed one served, every denied one refused and
+    accounted for in the log; the master's fds and RSS end where they
+    began and the check helpers leave no zombie."""
+    allow, deny = tmp_path / "hosts.allow", tmp_path / "hosts.deny"
+    allow.write_text("")
+    deny.write_text("px: 127.0.0.9\n")
+    port = free_port()
+    addr = ("127.0.0.1", port)
+    soad.start('hosts-allow = "%s"\nhosts-deny = "%s"\ntimeout = 1\n'
+               % (allow, deny) + section(listen=("127.0.0.1:%d" % port,)))
+    master = soad.proc.pid
+    fails = []
+    burst(addr, 1000, fails)
+    soad.wait_log(r"px: pid \d+ stopped", n=1)
+    fds0, rss0 = fd_count(master), rss_kb(master)
+    denied = 0
+    for i in range(2):
+        burst(addr, 10000, fails)
+        assert fails == [], fails[:5]
+        for _ in range(250):
+            s = connect(addr, "127.0.0.9")
+            try:
+                if s.recv(10) == b"":
+                    denied += 1
+            except ConnectionResetError:
+                denied += 1
+            s.close()
+        soad.wait_log(r"px: pid \d+ stopped", n=i + 2)
+    assert denied == 500
+
+    def accounted():
+        lines = len([1 for a, _ in refusals(soad)
+                     if a.startswith("127.0.0.9:")])
+        return lines + sum(int(n) for n in re.findall(
+            r"^soad: (\d+) more refused connections not logged",
+            soad.log(), re.M))
+    retry(lambda: accounted() == 500, what="500 refusals in the log")
+    assert all(a.startswith("127.0.0.9:") for a, _ in refusals(soad))
+    retry(lambda: fd_count(master) == fds0, timeout=5,
+          what="fds back to %d (now %d)" % (fds0, fd_count(master)))
+    assert rss_kb(master) - rss0 <= 2048, (rss0, rss_kb(master))
+    retry(lambda: not [p for p, st in children(master) if st == "Z"],
+          what="no zombie children of the master")
