@@ -193,6 +193,9 @@ child_reap(void)
 			if ((ch = *slot(pid)) != NULL &&
 			    ch->ch_kind == CHILD_WATCHER)
 				arrival_watcher_stopped(pid);
+			/* A stopped check would hang its connection. */
+			if (ch != NULL && ch->ch_kind == CHILD_WRAP)
+				(void)kill(pid, SIGKILL);
 			continue;
 		}
 		if ((ch = child_take(pid)) == NULL) {
@@ -211,6 +214,9 @@ child_reap(void)
 			break;
 		case CHILD_WATCHER:
 			arrival_watcher_exited(pid, status);
+			break;
+		case CHILD_WRAP:
+			wrap_reaped(pid, status);
 			break;
 		}
 		free(ch);

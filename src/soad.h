@@ -302,7 +302,7 @@ void	 closefrom(int);
 #endif
 
 /* child.c */
-enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER };
+enum child_kind { CHILD_SERVICE, CHILD_ESCAPEE, CHILD_WATCHER, CHILD_WRAP };
 
 void	 child_init(void);
 void	 child_add(pid_t, enum child_kind, void *);
@@ -389,5 +389,52 @@ void	 proxy_conn_free(struct conn *);
 struct outlog *outlog_open(struct event_base *, const char *, int *);
 void	 outlog_setpid(struct outlog *, pid_t);
 void	 outlog_drain_all(void);
+
+/* relay.c */
+struct relay;
+typedef void (*relay_done_fn)(void *);
+
+void	 relay_init(void);
+struct relay *relay_new(struct event_base *, int, int, const void *, size_t,
+	    relay_done_fn, void *);
+void	 relay_free(struct relay *);
+void	 relay_shutdown(void);
+
+/* proxyproto.c */
+#define PROXYPROTO_MAX	232	/* room for any header (v2 UNIX: 16 + 216) */
+
+size_t	 proxyproto_header(int, const struct sockaddr *,
+	    const struct sockaddr *, char *, size_t);
+
+/* wrap.c */
+enum wrap_verdict { WRAP_ALLOW, WRAP_DENY, WRAP_TAKEN, WRAP_FAILED };
+struct wrap_req;
+typedef void (*wrap_done_fn)(void *, enum wrap_verdict);
+
+int	 wrap_init(struct event_base *, const char *, const char *);
+struct wrap_req *wrap_check(int, const char *, wrap_done_fn, void *);
+void	 wrap_cancel(struct wrap_req *);
+void	 wrap_shutdown(void);
+void	 wrap_reaped(pid_t, int);
+
+/* wrapd.c */
+#define WRAP_NAMEMAX	256		/* daemon name, with its NUL */
+
+struct wrap_msg {			/* master -> helper, with the fd */
+	uint32_t		 wm_id;
+	char			 wm_daemon[WRAP_NAMEMAX];	/* NUL-ended */
+};
+
+struct wrap_reply {			/* helper -> master */
+	uint32_t		 wr_id;
+	uint32_t		 wr_verdict;	/* enum wrap_verdict */
+};
+
+void	 wrapd_main(int, pid_t, const char *, const char *)
+	    __attribute__((__noreturn__));
+
+/* hostsscan.c */
+int	 hostsscan_buf(const char *, size_t);
+int	 hostsscan_files(const char *, const char *);
 
 #endif /* SOAD_H */

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import BUILDDIR
 
-UNITS = ["test_addr", "test_conf"]
+UNITS = ["test_addr", "test_conf", "test_proxyproto", "test_relay",
+         "test_hostsscan"]
 
 
 @pytest.mark.parametrize("name", UNITS)
