@@ -1272,7 +1272,8 @@ def test_soak_100k_connections_across_activation_cycles(soad):
     elapsed = time.monotonic() - t0
     assert len(soad.pids("px")) == SOAK_BURSTS + 1, \
         "one activation per burst"
-    assert fd_count(master) == fds0, (fds0, fd_count(master))
+    retry(lambda: fd_count(master) == fds0, timeout=5,
+          what="fds back to %d (now %d)" % (fds0, fd_count(master)))
     assert rss_kb(master) - rss0 <= 2048, (rss0, rss_kb(master))
     retry(lambda: not [p for p, st in children(master) if st == "Z"],
           what="no zombie children of the master")
