@@ -538,40 +538,6 @@ def test_refusal_flood_is_rate_limited_and_accounted(soad):
     keep.close()
 
 
-def test_full_service_resumes_after_another_services_fd_pause(soad, nofile):
-    """Service q is at max-connections (1) with a client waiting when
-    service p runs soad out of fds and accepting pauses.  q's connection
-    closes during the pause: once the pause is over, q's waiting client
-    must be served (its listener re-armed), not left in the backlog."""
-    p, q = free_port(), free_port()
-    start_raw(soad, GLOBAL + section("p", ("127.0.0.1:%d" % p,)) +
-              section("q", ("127.0.0.1:%d" % q,),
-                      extra="  max-connections = 1"),
-              preexec_fn=lambda: resource.setrlimit(
-                  resource.RLIMIT_NOFILE, (200, 200)))
-    first = hold(("127.0.0.1", p))
-    first.close()
-    held = hold(("127.0.0.1", q))
-    waiting = connect(("127.0.0.1", q))
-    waiting.sendall(b"waiting\n")
-    flood = []
-    try:
-        for i in range(300):
-            flood.append(connect(("127.0.0.1", p)))
-        pause = r"^soad: p: .*Too many open files.*paus"
-        n = int(bool(soad.wait_log(pause))) and soad.count(pause)
-        held.close()
-        # q's close is handled while p's pause is (re-)armed.
-        soad.wait_log(pause, n=n + 1)
-    finally:
-        for s in flood:
-            s.close()
-    waiting.settimeout(10)
-    assert recv_exact(waiting, 8) == b"waiting\n", \
-        "q's waiting client was never accepted"
-    waiting.close()
-
-
 # ----------------------------------------------------------- PROXY protocol
 
 HAPROXY_CONF = """global
