@@ -55,6 +55,7 @@ struct conf_msg {
 
 static struct {
 	int		 errors;
+	int		 nmsgs;		/* errors and warnings */
 	struct conf_msg	*msgs;
 } E;
 
@@ -88,13 +89,13 @@ msg_add(int line, char *text)
 {
 	struct conf_msg	*m;
 
-	m = reallocarray(E.msgs, (size_t)E.errors + 1, sizeof(*E.msgs));
+	m = reallocarray(E.msgs, (size_t)E.nmsgs + 1, sizeof(*E.msgs));
 	if (m == NULL)
 		fatal("reallocarray");
 	E.msgs = m;
-	m = &E.msgs[E.errors];
+	m = &E.msgs[E.nmsgs];
 	m->cm_line = line;
-	m->cm_seq = (size_t)E.errors++;
+	m->cm_seq = (size_t)E.nmsgs++;
 	m->cm_text = text;
 }
 
@@ -126,6 +127,27 @@ conf_error(int line, const char *fmt, ...)
 		fatal("vasprintf");
 	va_end(ap);
 	msg_add(line, text);
+	E.errors++;
+}
+
+/*
+ * Something the file asks for that soad does not do: reported in line
+ * order with the errors, as "warning: message", but not counted.
+ */
+void
+conf_warning(int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *text;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	if (asprintf(&text, "warning: %s", msg) == -1)
+		fatal("asprintf");
+	free(msg);
+	msg_add(line, text);
 }
 
 int
@@ -134,11 +156,11 @@ conf_errors(void)
 	return E.errors;
 }
 
-/* Every message to the sink, in line order; returns how many. */
+/* Every message to the sink, in line order; returns how many errors. */
 int
 conf_errors_end(const char *file)
 {
-	int	i, n = E.errors;
+	int	i, n = E.nmsgs, nerr = E.errors;
 
 	if (n > 0)
 		qsort(E.msgs, (size_t)n, sizeof(*E.msgs), msg_cmp);
@@ -148,7 +170,7 @@ conf_errors_end(const char *file)
 	}
 	free(E.msgs);
 	memset(&E, 0, sizeof(E));
-	return n;
+	return nerr;
 }
 
 int

@@ -49,7 +49,8 @@ static int		 pidfd = -1;
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: soad [-dnv] [-f file] [-p pidfile]\n");
+	fprintf(stderr, "usage: soad [-dnv] [-f file] [-p pidfile]\n"
+	    "       soad -C inetd.conf\n");
 	exit(EXIT_USAGE);
 }
 
@@ -266,17 +267,20 @@ nofile_check(const struct conf *cf)
 int
 main(int argc, char *argv[])
 {
-	const char	*file = SYSCONFDIR "/soad.conf";
+	const char	*file = SYSCONFDIR "/soad.conf", *convert = NULL;
 	struct conf	*cf;
 	struct event	*ev[NHANDLED];
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
 	int		 readyfd = -1;
-	size_t		 i, nls = 0, nproxy = 0;
+	size_t		 i, nls = 0, nproxy = 0, nwrap = 0;
 	struct rlimit	 rl;
 	sigset_t	 mask;
 
-	while ((ch = getopt(argc, argv, "df:np:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:df:np:v")) != -1) {
 		switch (ch) {
+		case 'C':
+			convert = optarg;
+			break;
 		case 'd':
 			debug = 1;
 			break;
@@ -313,6 +317,14 @@ main(int argc, char *argv[])
 
 	log_init(1, LOG_DAEMON);
 	log_setverbose(verbose);
+	if (convert != NULL) {
+		if ((nerr = inetd_convert(convert, 0, stdout)) > 0) {
+			fprintf(stderr, "soad: %d configuration error%s found\n",
+			    nerr, nerr == 1 ? "" : "s");
+			exit(EXIT_CONFIG);
+		}
+		exit(0);
+	}
 	if ((cf = conf_load(file, CONF_CHECK_FILES |
 	    (check ? CONF_CHECK_SOCKETS : 0), &nerr)) == NULL) {
 		fprintf(stderr, "soad: %d configuration error%s found\n",
@@ -351,14 +363,17 @@ main(int argc, char *argv[])
 	for (i = 0; i < cf->cf_nsvcs; i++) {
 		nls += conf_nlisteners(cf->cf_svcs[i]);
 		nproxy += cf->cf_svcs[i]->sc_proxy != NULL;
+		nwrap += cf->cf_svcs[i]->sc_proxy != NULL &&
+		    cf->cf_svcs[i]->sc_proxy->px_wrapname != NULL;
 	}
 	accept_init(base);
 	proxy_init(base);
-	if (nproxy > 0) {
+	if (nproxy > 0)
 		relay_init();
-		if (wrap_init(base, cf->cf_hosts_allow, cf->cf_hosts_deny) == -1)
-			fatal("cannot start tcp_wrappers checks");
-	}
+	/* Helpers only if some service is checked. */
+	if (nwrap > 0 &&
+	    wrap_init(base, cf->cf_hosts_allow, cf->cf_hosts_deny) == -1)
+		fatal("cannot start tcp_wrappers checks");
 	if (arrival_init(base, cf->cf_nsvcs, nls) == -1)
 		fatal("cannot start the arrival watcher");
 
@@ -380,6 +395,7 @@ main(int argc, char *argv[])
 
 	outlog_drain_all();
 	accept_close_all();
+	relay_shutdown();
 	wrap_shutdown();
 	svc_free_all();
 	proxy_cleanup();

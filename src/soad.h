@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 /* sysexits(3) values, spelled out so no BSD header is needed. */
@@ -163,6 +164,8 @@ extern char *conf_nostrings[1];
 void	 conf_errors_begin(void);
 void	 conf_error(int, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
+void	 conf_warning(int, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
 int	 conf_errors(void);
 int	 conf_errors_end(const char *);
 void	 conf_free(struct conf *);
@@ -188,6 +191,63 @@ struct conf *conf_load_buf(const char *, const char *, size_t, int, int *);
 int	 conftext_read(const char *, char **, size_t *, char *, size_t);
 int	 conftext_strip_comments(char *);
 size_t	 conftext_section_lines(const char *, int **);
+
+/* inetd.c */
+#define INETD_MAXARGV	20		/* argv entries, as every inetd */
+#define INETD_NORESOLVE	0x01		/* host names: warn, never look up */
+
+enum inetd_internal {
+	INETD_EXTERNAL, INETD_ECHO, INETD_DISCARD, INETD_CHARGEN,
+	INETD_DAYTIME, INETD_TIME,
+};
+
+/*
+ * One listener of one inetd.conf line: a line with a list of hosts (or
+ * a host name with several addresses) gives one entry per address, all
+ * with the same ie_line.  Strings are owned by the entry.  Limits are 0
+ * when not set.
+ */
+struct inetd_entry {
+	int			 ie_line;	/* the line's first line */
+	char			*ie_service;	/* as written, or the UNIX path */
+	char			*ie_proto;	/* as written: "tcp6", "unix" */
+	char			*ie_host;	/* numeric address, NULL: every one */
+	char			*ie_listen;	/* soad.conf syntax: "79", "[::]:79" */
+	struct addr		 ie_addr;	/* ie_listen, parsed */
+	int			 ie_port;	/* host order; 0 for unix */
+	int			 ie_socktype;	/* SOCK_STREAM or SOCK_DGRAM */
+	int			 ie_family;	/* AF_INET(6), AF_UNIX; AF_UNSPEC:
+						 * both IP families */
+	int			 ie_wait;
+	int			 ie_max_children;	/* FreeBSD max-child */
+	int			 ie_max_per_minute;	/* BSD/netkit .max */
+	int			 ie_max_per_minute_per_source;	/* FreeBSD */
+	int			 ie_max_children_per_source;	/* FreeBSD */
+	char			*ie_user;
+	char			*ie_group;	/* NULL: the user's primary */
+	char			*ie_class;	/* login class or NULL */
+	uid_t			 ie_uid;
+	gid_t			 ie_gid;
+	enum inetd_internal	 ie_internal;
+	char			*ie_server;	/* run this; NULL if internal */
+	char		       **ie_argv;	/* NULL-terminated, argv[0] first */
+	int			 ie_tcpwrap;	/* the server was tcpd */
+	char			*ie_wrapname;	/* hosts.allow daemon name */
+	char			*ie_sockuser;	/* FreeBSD ":user:group:mode:" */
+	char			*ie_sockgroup;
+	char			*ie_sockmode;	/* octal digits as written */
+};
+
+int	 inetd_parse(const char *, const char *, size_t, int,
+	    struct inetd_entry **, size_t *);
+int	 inetd_load(const char *, int, struct inetd_entry **, size_t *);
+void	 inetd_free(struct inetd_entry *, size_t);
+const char *inetd_internal_name(enum inetd_internal);
+
+/* inetd_conv.c */
+int	 inetd_convert(const char *, int, FILE *);
+void	 inetd_conv_write(FILE *, const char *, const char *, size_t,
+	    const struct inetd_entry *, size_t);
 
 /* sockpath.c */
 int	 sockpath_check(const char *, uid_t, char *, size_t);

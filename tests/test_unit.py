@@ -9,7 +9,7 @@ import pytest
 from conftest import BUILDDIR
 
 UNITS = ["test_addr", "test_conf", "test_proxyproto", "test_relay",
-         "test_hostsscan"]
+         "test_hostsscan", "test_inetd"]
 
 
 @pytest.mark.parametrize("name", UNITS)
