@@ -929,6 +929,37 @@ def start_low_nofile(soad, conf):
     soad.wait_log(r"file descriptor limit 200\b")
 
 
+def filler(n):
+    """N pass-mode services of one listener each, never started: each
+    shifts the master's fd numbering by one, so which call meets the
+    last free fd (the accept, or the connect to the service after it)
+    can be chosen."""
+    return "".join(section("filler%d" % i, ("127.0.0.1:%d" % free_port(),),
+                           argv=(FDSERVER,), mode="pass")
+                   for i in range(n))
+
+
+def start_at_parity(soad, conf_for, services, accept_first=True):
+    """Start soad with RLIMIT_NOFILE 200 so that, as a proxied connection
+    takes two fds in the master (its two sockets; the relay's pipes come
+    in pairs), the accept (ACCEPT_FIRST) or else the socket to the
+    service is the call that meets the limit.  CONF_FOR(k) is the config
+    with k filler listeners; SERVICES maps each proxy service to its
+    port, each activated once before the fds are counted."""
+    for k in (0, 1):
+        start_low_nofile(soad, conf_for(k))
+        for name, port in services.items():
+            hold(("127.0.0.1", port)).close()
+            retry(lambda: ", 0 connections open," in state_line(soad, name),
+                  interval=0.1, what="%s's connection closed" % name)
+        free = 200 - fd_count(soad.proc.pid)
+        if (free % 2 == 0) == accept_first:
+            return
+        soad.stop()
+        soad.logf.close()
+    raise AssertionError("no filler count gives that fd parity")
+
+
 PAUSE = r"^soad: %s: .*Too many open files.*paus"
 
 
@@ -968,9 +999,9 @@ def test_out_of_fds_pauses_accepting_without_spinning(soad, nofile):
     stuck stays small (no accept spin), and once the clients close it
     serves new ones by itself and its fd count comes back."""
     port = free_port()
-    start_low_nofile(soad, GLOBAL + section(listen=("127.0.0.1:%d" % port,)))
+    start_at_parity(soad, lambda k: GLOBAL + filler(k) + section(
+        listen=("127.0.0.1:%d" % port,)), {"px": port})
     master = soad.proc.pid
-    hold(("127.0.0.1", port)).close()
     base_fds = fd_count(master)
     clients = flood(port, 300, True)
     try:
@@ -995,8 +1026,8 @@ def test_out_of_fds_pause_is_logged_once_not_per_retry(soad, nofile):
     episode, not again at every 250 ms retry (4 lines a second, for as
     long as it lasts, would fill a disk)."""
     port = free_port()
-    start_low_nofile(soad, GLOBAL + section(listen=("127.0.0.1:%d" % port,)))
-    hold(("127.0.0.1", port)).close()
+    start_at_parity(soad, lambda k: GLOBAL + filler(k) + section(
+        listen=("127.0.0.1:%d" % port,)), {"px": port})
     clients = flood(port, 300, True)
     try:
         n0 = int(bool(soad.wait_log(PAUSE % "px"))) and \
@@ -1009,28 +1040,18 @@ def test_out_of_fds_pause_is_logged_once_not_per_retry(soad, nofile):
     assert more <= 1, "%d more pause lines in 2 s" % more
 
 
-def filler(n):
-    """N pass-mode services of one listener each, never started: each
-    shifts the master's fd numbering by one, so which call meets the
-    last free fd (the accept, or the connect to the service after it)
-    can be chosen."""
-    return "".join(section("filler%d" % i, ("127.0.0.1:%d" % free_port(),),
-                           argv=(FDSERVER,), mode="pass")
-                   for i in range(n))
-
-
-@pytest.mark.parametrize("shift", [0, 1], ids=["fds+0", "fds+1"])
-def test_out_of_fds_no_client_is_refused(soad, nofile, shift):
+@pytest.mark.parametrize("accept_first", [True, False],
+                         ids=["accept-meets-limit", "socket-meets-limit"])
+def test_out_of_fds_no_client_is_refused(soad, nofile, accept_first):
     """300 clients that connect and have not sent yet (a browser before
     its request): running out of fds must make the master pause, not
     accept a client only to close it because the socket to the service
     cannot be made; the clients it could not take are served once others
-    leave.  Both fd parities: the accept or the service socket meets the
-    limit first."""
+    leave.  Both fd parities: the accept or the socket to the service
+    meets the limit."""
     port = free_port()
-    start_low_nofile(soad, GLOBAL + filler(shift) +
-                     section(listen=("127.0.0.1:%d" % port,)))
-    hold(("127.0.0.1", port)).close()
+    start_at_parity(soad, lambda k: GLOBAL + filler(k) + section(
+        listen=("127.0.0.1:%d" % port,)), {"px": port}, accept_first)
     clients = flood(port, 300, False)
     try:
         retry(lambda: soad.count(PAUSE % "px") or refusals(soad),
@@ -1052,15 +1073,14 @@ def test_full_service_resumes_after_another_services_fd_pause(soad, nofile):
     service p runs soad out of fds and accepting pauses.  q's connection
     closes during the pause: once the pause is over, q's waiting client
     must be served (its listener re-armed), not left in the backlog.
-    (One filler listener makes the accept, not the socket to the
-    service, meet the fd limit: see test_out_of_fds_no_client_is_refused
-    for the other case.)"""
+    (The fd parity is chosen so that the accept meets the limit and
+    accepting pauses.)"""
     p, q = free_port(), free_port()
-    start_low_nofile(soad, GLOBAL + filler(1) +
-                     section("p", ("127.0.0.1:%d" % p,)) +
-                     section("q", ("127.0.0.1:%d" % q,),
-                             extra="  max-connections = 1"))
-    hold(("127.0.0.1", p)).close()
+    start_at_parity(soad, lambda k: GLOBAL + filler(k) +
+                    section("p", ("127.0.0.1:%d" % p,)) +
+                    section("q", ("127.0.0.1:%d" % q,),
+                            extra="  max-connections = 1"),
+                    {"p": p, "q": q})
     held = hold(("127.0.0.1", q))
     waiting = connect(("127.0.0.1", q))
     waiting.sendall(b"waiting\n")
