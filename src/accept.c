@@ -274,11 +274,11 @@ src_drop(struct conn *cn)
 static int
 is_ignored(const struct conn *cn)
 {
-	const struct proxy_conf	*px = cn->cn_svc->sv_conf->sc_proxy;
+	const struct accept_conf	*ac = cn->cn_svc->sv_conf->sc_accept;
 	size_t			 i;
 
-	for (i = 0; i < px->px_nignore; i++)
-		if (addr_mask_match(&px->px_ignore[i], &cn->cn_peer.sa))
+	for (i = 0; i < ac->ac_nignore; i++)
+		if (addr_mask_match(&ac->ac_ignore[i], &cn->cn_peer.sa))
 			return 1;
 	return 0;
 }
@@ -299,7 +299,7 @@ conn_close(struct conn *cn)
 	src_drop(cn);
 	was_full = sv->sv_full;
 	sv->sv_open--;
-	if (sv->sv_full && sv->sv_open < sv->sv_conf->sc_proxy->px_maxconn)
+	if (sv->sv_full && sv->sv_open < sv->sv_conf->sc_accept->ac_maxconn)
 		sv->sv_full = 0;
 	if (!cn->cn_ignored) {
 		sv->sv_conns--;
@@ -327,7 +327,7 @@ static void
 wrap_done(void *arg, enum wrap_verdict v)
 {
 	struct conn		*cn = arg;
-	const struct proxy_conf	*px = cn->cn_svc->sv_conf->sc_proxy;
+	const struct accept_conf	*ac = cn->cn_svc->sv_conf->sc_accept;
 	char			 why[128];
 
 	cn->cn_wrap = NULL;
@@ -337,18 +337,18 @@ wrap_done(void *arg, enum wrap_verdict v)
 		return;
 	case WRAP_DENY:
 		snprintf(why, sizeof(why), "denied by hosts_access for "
-		    "daemon %s", px->px_wrapname);
+		    "daemon %s", ac->ac_wrapname);
 		break;
 	case WRAP_TAKEN:
 		/* A hosts_options twist now serves it. */
 		log_info("%s: connection handed to a twist command (daemon %s)",
-		    svc_name(cn->cn_svc), px->px_wrapname);
+		    svc_name(cn->cn_svc), ac->ac_wrapname);
 		conn_close(cn);
 		return;
 	case WRAP_FAILED:
 	default:
 		snprintf(why, sizeof(why), "no tcp_wrappers answer for daemon "
-		    "%s", px->px_wrapname);
+		    "%s", ac->ac_wrapname);
 		break;
 	}
 	conn_refuse(cn, why);
@@ -359,7 +359,7 @@ static void
 conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
     socklen_t peerlen)
 {
-	const struct proxy_conf	*px = sv->sv_conf->sc_proxy;
+	const struct accept_conf	*ac = sv->sv_conf->sc_accept;
 	struct conn		*cn;
 	int			 on = 1;
 
@@ -383,13 +383,13 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	sv->sv_open++;
 	if (!cn->cn_ignored && sv->sv_conns++ == 0)
 		svc_conns_changed(sv);
-	if (sv->sv_open >= px->px_maxconn && !sv->sv_full) {
+	if (sv->sv_open >= ac->ac_maxconn && !sv->sv_full) {
 		sv->sv_full = 1;
 		accept_watch(sv, 0);
 		log_warnx("%s: %ld connections open (max-connections); new ones "
-		    "wait until one closes", svc_name(sv), px->px_maxconn);
+		    "wait until one closes", svc_name(sv), ac->ac_maxconn);
 	}
-	if (!src_take(cn, px->px_maxsrc)) {
+	if (!src_take(cn, ac->ac_maxsrc)) {
 		conn_refuse(cn, "over max-connections-per-source");
 		return;
 	}
@@ -398,11 +398,11 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
-	if (px->px_wrapname == NULL || peer->sa.sa_family == AF_UNIX) {
+	if (ac->ac_wrapname == NULL || peer->sa.sa_family == AF_UNIX) {
 		proxy_allowed(cn);
 		return;
 	}
-	if ((cn->cn_wrap = wrap_check(fd, px->px_wrapname, wrap_done,
+	if ((cn->cn_wrap = wrap_check(fd, ac->ac_wrapname, wrap_done,
 	    cn)) == NULL)
 		conn_refuse(cn, "tcp_wrappers check queue full");
 }

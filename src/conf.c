@@ -322,9 +322,9 @@ svc_conf_free(struct svc_conf *sc)
 			free(sc->sc_listen[i].lc_fdname);
 	free(sc->sc_listen);
 	free(sc->sc_name);
-	if (sc->sc_proxy != NULL)
-		free(sc->sc_proxy->px_ignore);
-	free(sc->sc_proxy);
+	if (sc->sc_accept != NULL)
+		free(sc->sc_accept->ac_ignore);
+	free(sc->sc_accept);
 	/* Server, argv, environment, user and directory are interned. */
 	if (!sc->sc_sharedargv && sc->sc_argv != conf_nostrings)
 		free(sc->sc_argv);
@@ -434,9 +434,9 @@ conf_free(struct conf *cf)
 size_t
 conf_nlisteners(const struct svc_conf *sc)
 {
-	const struct proxy_conf	*px = sc->sc_proxy;
+	const struct accept_conf	*ac = sc->sc_accept;
 
-	if (px != NULL && px->px_backend.ad_family == 0)
+	if (sc->sc_mode == MODE_PROXY && ac->ac_backend.ad_family == 0)
 		return 2 * sc->sc_nlisten;
 	return sc->sc_nlisten;
 }

@@ -820,7 +820,7 @@ valid_wrapname(const char *s)
 static void
 build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 {
-	struct proxy_conf	*px;
+	struct accept_conf	*ac;
 	cfg_t			*src;
 	const char		*s;
 	char			 err[256];
@@ -840,9 +840,10 @@ build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 			    "proxy");
 		return;
 	}
-	if ((px = calloc(1, sizeof(*px))) == NULL)
+	if ((ac = calloc(1, sizeof(*ac))) == NULL)
 		fatal("calloc");
-	sc->sc_proxy = px;
+	sc->sc_accept = ac;
+	sc->sc_mode = MODE_PROXY;
 #ifndef HAVE_LIBWRAP
 	if (src == sec && tcpwrap)
 		key_err(sec, sc, "tcpwrap", "tcpwrap = yes: soad was built "
@@ -855,36 +856,36 @@ build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 			key_err(sec, sc, "tcpwrap-name", "tcpwrap-name \"%s\" "
 			    "must be 1 to 64 characters without blanks, ':' "
 			    "or ','", s);
-		px->px_wrapname = conf_intern(P.cf, s != NULL ? s :
+		ac->ac_wrapname = conf_intern(P.cf, s != NULL ? s :
 		    sc->sc_name);
 	}
 	if ((s = opt_str(sec, "backend")) != NULL) {
-		if (addr_parse(s, &px->px_backend, err, sizeof(err)) == -1)
+		if (addr_parse(s, &ac->ac_backend, err, sizeof(err)) == -1)
 			key_err(sec, sc, "backend", "backend: %s", err);
-		else if (px->px_backend.ad_any) {
+		else if (ac->ac_backend.ad_any) {
 			key_err(sec, sc, "backend", "backend \"%s\" needs a "
 			    "host address, e.g. 127.0.0.1:%s", s, s);
-			px->px_backend.ad_family = 0;
+			ac->ac_backend.ad_family = 0;
 		}
 	}
-	px->px_maxconn = opt_int(pick(sec, glob, "max-connections"),
+	ac->ac_maxconn = opt_int(pick(sec, glob, "max-connections"),
 	    "max-connections");
-	px->px_maxsrc = opt_int(pick(sec, glob, "max-connections-per-source"),
+	ac->ac_maxsrc = opt_int(pick(sec, glob, "max-connections-per-source"),
 	    "max-connections-per-source");
-	px->px_start_timeout = opt_int(pick(sec, glob, "start-timeout"),
+	ac->ac_start_timeout = opt_int(pick(sec, glob, "start-timeout"),
 	    "start-timeout");
 	s = opt_str(pick(sec, glob, "proxy-protocol"), "proxy-protocol");
-	px->px_proxyproto = s == NULL || strcmp(s, "no") == 0 ? 0 :
+	ac->ac_proxyproto = s == NULL || strcmp(s, "no") == 0 ? 0 :
 	    s[1] - '0';
 	src = pick(sec, glob, "idle-ignore");
-	if ((px->px_nignore = opt_size(src, "idle-ignore")) == 0)
+	if ((ac->ac_nignore = opt_size(src, "idle-ignore")) == 0)
 		return;
-	if ((px->px_ignore = calloc(px->px_nignore,
-	    sizeof(*px->px_ignore))) == NULL)
+	if ((ac->ac_ignore = calloc(ac->ac_nignore,
+	    sizeof(*ac->ac_ignore))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < px->px_nignore; i++) {
+	for (i = 0; i < ac->ac_nignore; i++) {
 		s = opt_nstr(src, "idle-ignore", i);
-		if (addr_mask_parse(s, &px->px_ignore[i]) == -1)
+		if (addr_mask_parse(s, &ac->ac_ignore[i]) == -1)
 			key_err(src, sc, "idle-ignore", "idle-ignore \"%s\" "
 			    "must be an IP address or ADDRESS/BITS", s);
 	}
@@ -909,6 +910,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		fatal("calloc");
 	sc->sc_name = xstrdup(cfg_title(sec));
 	sc->sc_line = sec->line;
+	sc->sc_socktype = SOCK_STREAM;
 	if (!valid_name(sc->sc_name))
 		conf_error(sc->sc_line, "service name \"%s\" must be 1 to %d "
 		    "characters of [A-Za-z0-9_.-]", sc->sc_name,

@@ -100,7 +100,7 @@ proxy_service(struct service *sv)
 	sv->sv_npub = sv->sv_nls;
 	sv->sv_ls = NULL;
 	sv->sv_nls = 0;
-	if (sc->sc_proxy->px_backend.ad_family != 0)
+	if (sc->sc_accept->ac_backend.ad_family != 0)
 		return;
 	if ((sv->sv_privconf = calloc(sv->sv_npub, sizeof(*lc))) == NULL ||
 	    (sv->sv_ls = calloc(sv->sv_npub, sizeof(*sv->sv_ls))) == NULL)
@@ -130,7 +130,7 @@ target(const struct conn *cn)
 	size_t			 i;
 
 	if (sv->sv_nls == 0)
-		return &sv->sv_conf->sc_proxy->px_backend;
+		return &sv->sv_conf->sc_accept->ac_backend;
 	for (i = 0; i < sv->sv_npub; i++)
 		if (sv->sv_pub[i].ls_fd == cn->cn_lfd)
 			return &sv->sv_ls[i].ls_conf->lc_addr;
@@ -151,12 +151,12 @@ relay_done(void *arg)
 static void
 start_relay(struct conn *cn)
 {
-	const struct proxy_conf	*px = cn->cn_svc->sv_conf->sc_proxy;
+	const struct accept_conf	*ac = cn->cn_svc->sv_conf->sc_accept;
 	char			 hdr[PROXYPROTO_MAX];
 	size_t			 hlen = 0;
 
-	if (px->px_proxyproto != 0)
-		hlen = proxyproto_header(px->px_proxyproto,
+	if (ac->ac_proxyproto != 0)
+		hlen = proxyproto_header(ac->ac_proxyproto,
 		    cn->cn_peer.sa.sa_family == AF_UNIX ? NULL : &cn->cn_peer.sa,
 		    &cn->cn_local.sa, hdr, sizeof(hdr));
 	if (cn->cn_ev != NULL) {
@@ -223,7 +223,7 @@ wait_for(struct conn *cn, int fd)
 	    cn);
 	/* A connect in progress gets start-timeout; a retry its delay. */
 	if (fd != -1) {
-		tv.tv_sec = cn->cn_svc->sv_conf->sc_proxy->px_start_timeout;
+		tv.tv_sec = cn->cn_svc->sv_conf->sc_accept->ac_start_timeout;
 		tv.tv_usec = 0;
 	}
 	if (cn->cn_ev == NULL || event_add(cn->cn_ev, &tv) == -1)
@@ -233,11 +233,11 @@ wait_for(struct conn *cn, int fd)
 static void
 try_connect(struct conn *cn)
 {
-	const struct proxy_conf	*px = cn->cn_svc->sv_conf->sc_proxy;
+	const struct accept_conf	*ac = cn->cn_svc->sv_conf->sc_accept;
 	const struct addr	*a = target(cn);
 	int			 fd;
 
-	if (since(&cn->cn_since) > (double)px->px_start_timeout) {
+	if (since(&cn->cn_since) > (double)ac->ac_start_timeout) {
 		conn_refuse(cn, "the service did not accept within "
 		    "start-timeout");
 		return;

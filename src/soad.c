@@ -362,9 +362,9 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < cf->cf_nsvcs; i++) {
 		nls += conf_nlisteners(cf->cf_svcs[i]);
-		nproxy += cf->cf_svcs[i]->sc_proxy != NULL;
-		nwrap += cf->cf_svcs[i]->sc_proxy != NULL &&
-		    cf->cf_svcs[i]->sc_proxy->px_wrapname != NULL;
+		nproxy += cf->cf_svcs[i]->sc_mode == MODE_PROXY;
+		nwrap += cf->cf_svcs[i]->sc_accept != NULL &&
+		    cf->cf_svcs[i]->sc_accept->ac_wrapname != NULL;
 	}
 	accept_init(base);
 	proxy_init(base);

@@ -97,18 +97,24 @@ struct listen_conf {
 	int			 lc_line;
 };
 
-enum svc_mode { MODE_PASS, MODE_PROXY };
+enum svc_mode { MODE_PASS, MODE_PROXY, MODE_NOWAIT };
 
-/* What only a proxy-mode service has: pass mode keeps a NULL pointer. */
-struct proxy_conf {
-	char			*px_wrapname;	/* tcpwrap daemon name, or NULL */
-	struct addr		 px_backend;	/* ad_family 0: private listeners */
-	struct addr_mask	*px_ignore;	/* idle-ignore */
-	size_t			 px_nignore;
-	long			 px_maxconn;
-	long			 px_maxsrc;	/* 0: no limit */
-	long			 px_start_timeout;
-	int			 px_proxyproto;	/* 0, 1 or 2 */
+/*
+ * What only the modes in which the master accepts each connection have
+ * (proxy, nowait, internal services); pass mode keeps a NULL pointer.
+ */
+struct accept_conf {
+	char			*ac_wrapname;	/* tcpwrap daemon name, or NULL */
+	struct addr		 ac_backend;	/* proxy; ad_family 0: private */
+	struct addr_mask	*ac_ignore;	/* proxy: idle-ignore */
+	size_t			 ac_nignore;
+	long			 ac_maxconn;	/* max-connections, max-children */
+	long			 ac_maxsrc;	/* ... -per-source; 0: no limit */
+	long			 ac_rate;	/* nowait: max-per-minute; 0: none */
+	long			 ac_ratesrc;	/* max-per-minute-per-source */
+	long			 ac_rate_pause;	/* seconds paused over ac_rate */
+	long			 ac_start_timeout;
+	int			 ac_proxyproto;	/* 0, 1 or 2 */
 };
 
 struct svc_conf {				/* one per service: kept small */
@@ -123,7 +129,7 @@ struct svc_conf {				/* one per service: kept small */
 	long			 sc_timeout;
 	long			 sc_kill_timeout;
 	struct limit_conf	 sc_limits[LIM_COUNT];
-	struct proxy_conf	*sc_proxy;	/* mode = proxy, else NULL */
+	struct accept_conf	*sc_accept;	/* the master accepts, else NULL */
 	int			 sc_line;	/* section's closing line */
 	int			 sc_setuser;	/* 0: run as soad's own user */
 	uid_t			 sc_uid;
@@ -137,6 +143,10 @@ struct svc_conf {				/* one per service: kept small */
 	unsigned char		 sc_fd0;
 	unsigned char		 sc_limitset;	/* bit k: sc_limits[k] set */
 	unsigned char		 sc_sharedargv;	/* sc_argv is the config's */
+	unsigned char		 sc_mode;	/* enum svc_mode */
+	unsigned char		 sc_socktype;	/* SOCK_STREAM or SOCK_DGRAM */
+	unsigned char		 sc_internal;	/* enum inetd_internal */
+	unsigned char		 sc_inetd;	/* from an inetd.conf line */
 };
 
 struct conf {

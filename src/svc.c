@@ -182,7 +182,7 @@ static void
 svc_enter(struct service *sv, enum svc_state st, long arg)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
-	int			 proxy = sc->sc_proxy != NULL;
+	int			 proxy = sc->sc_mode == MODE_PROXY;
 
 	/* Nothing waits on a listener the last instance broke (one just
 	 * bound is whole). */
@@ -274,7 +274,7 @@ svc_start(struct service *sv)
 	 * sees every connection. */
 	for (i = 0; i < sv->sv_nls; i++)
 		if (arrival_arm(sv->sv_ls[i].ls_fd, sc->sc_timeout > 0 &&
-		    sc->sc_proxy == NULL) == -1)
+		    sc->sc_mode == MODE_PASS) == -1)
 			log_warn("%s: listener flags", sc->sc_name);
 	if ((ol = outlog_open(svc_base, sc->sc_name, &wfd)) == NULL) {
 		log_warn("%s: output pipe", sc->sc_name);
@@ -358,7 +358,7 @@ svc_idle_check(struct service *sv)
 	int			 n;
 	char			 sig[32];
 
-	if (sc->sc_proxy != NULL) {
+	if (sc->sc_mode == MODE_PROXY) {
 		/* Exact: the master counts every connection; the last one to
 		 * close re-arms this timer (svc_conns_changed). */
 		if (sv->sv_conns > 0)
@@ -396,7 +396,7 @@ counted:
 		arm(sv, (double)sc->sc_timeout - idle);
 		return;
 	}
-	if (sc->sc_proxy == NULL && (n = open_conns(sv)) > 0) {
+	if (sc->sc_mode == MODE_PASS && (n = open_conns(sv)) > 0) {
 		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
 		sv->sv_busy = 1;
 		svc_now(&sv->sv_active);
@@ -456,7 +456,7 @@ svc_create(struct svc_conf *sc)
 		sv->sv_ls[i].ls_fd = -1;
 		sv->sv_ls[i].ls_index = svc_nlisteners++;
 	}
-	if (sc->sc_proxy != NULL) {
+	if (sc->sc_mode == MODE_PROXY) {
 		proxy_service(sv);
 		for (i = 0; i < sv->sv_nls; i++)
 			sv->sv_ls[i].ls_index = svc_nlisteners++;
@@ -523,7 +523,7 @@ svc_bind(struct service *sv)
 {
 	struct listener	*ls;
 	size_t		 i, bound = 0;
-	int		 proxy = sv->sv_conf->sc_proxy != NULL;
+	int		 proxy = sv->sv_conf->sc_mode == MODE_PROXY;
 
 	for (i = 0; i < sv->sv_nls; i++) {
 		ls = &sv->sv_ls[i];
@@ -751,7 +751,8 @@ svc_log_state(void)
 		if (svc_pid(sv) != 0)
 			snprintf(pid, sizeof(pid), " pid %ld",
 			    (long)svc_pid(sv));
-		if (sv->sv_state == SVC_RUNNING && sv->sv_conf->sc_proxy)
+		if (sv->sv_state == SVC_RUNNING &&
+		    sv->sv_conf->sc_mode == MODE_PROXY)
 			snprintf(act, sizeof(act), ", %d connections open",
 			    sv->sv_open);
 		else if (sv->sv_state == SVC_RUNNING)
