@@ -24,6 +24,12 @@
  * --linger-ms N (after SIGTERM: close the listeners, wait N ms, exit),
  * --clobber-flags (set fd 3 to exactly O_NONBLOCK, dropping O_ASYNC, as a
  * careless server might).
+ *
+ * --echo: no HTTP: one process serves every connection with poll(2) and
+ * echoes each byte back (bounded buffer: a peer that does not read stops
+ * being read), passes the peer's half-close on once its bytes are out,
+ * and exits at once on SIGTERM.  For the proxy-mode tests: bulk data,
+ * thousands of concurrent connections, soak.
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
@@ -42,6 +48,7 @@
 #include <unistd.h>
 
 #define MAXL	64
+#define ECHOBUF	65536
 
 static char		 fdinfo[8192], siginfo[512], flaginfo[64];
 static volatile sig_atomic_t stopping;
@@ -244,6 +251,102 @@ bind_port(int port)
 	lfd[nl++] = fd;
 }
 
+/* --echo: every connection in one process, each byte sent back. */
+struct econn {
+	int	 fd;
+	int	 eof;		/* the peer shut down its writing */
+	size_t	 off, len;
+	char	*buf;
+};
+
+static void
+echo_loop(void)
+{
+	struct econn	*cs = NULL;
+	struct pollfd	*pfd = NULL;
+	size_t		 nc = 0, cap = 0, i, np;
+	ssize_t		 n;
+	int		 c;
+
+	while (!stopping) {
+		if (nc + (size_t)nl > cap) {
+			cap = cap ? cap * 2 : 1024;
+			if ((cs = realloc(cs, cap * sizeof(*cs))) == NULL ||
+			    (pfd = realloc(pfd, (cap + MAXL) *
+			    sizeof(*pfd))) == NULL) {
+				perror("fdserver: realloc");
+				exit(2);
+			}
+		}
+		for (i = 0; i < (size_t)nl; i++) {
+			pfd[i].fd = lfd[i];
+			pfd[i].events = POLLIN;
+		}
+		for (i = 0; i < nc; i++) {
+			pfd[nl + i].fd = cs[i].fd;
+			pfd[nl + i].events = cs[i].len > 0 ? POLLOUT :
+			    cs[i].eof ? 0 : POLLIN;
+		}
+		np = (size_t)nl + nc;
+		if (poll(pfd, (nfds_t)np, 500) <= 0)
+			continue;
+		for (i = nc; i-- > 0;) {
+			struct econn	*e = &cs[i];
+			short		 re = pfd[nl + i].revents;
+			int		 done = 0;
+
+			if (re == 0)
+				continue;
+			if (e->len > 0 && (re & (POLLOUT | POLLERR | POLLHUP))) {
+				n = write(e->fd, e->buf + e->off, e->len);
+				if (n > 0) {
+					e->off += (size_t)n;
+					e->len -= (size_t)n;
+				} else if (n == -1 && errno != EAGAIN &&
+				    errno != EINTR)
+					done = 1;
+			} else if (e->len == 0 && !e->eof &&
+			    (re & (POLLIN | POLLERR | POLLHUP))) {
+				n = read(e->fd, e->buf, ECHOBUF);
+				if (n > 0) {
+					e->off = 0;
+					e->len = (size_t)n;
+				} else if (n == 0)
+					e->eof = 1;
+				else if (errno != EAGAIN && errno != EINTR)
+					done = 1;
+			}
+			if (!done && e->eof && e->len == 0) {
+				/* All echoed: pass the half-close on. */
+				(void)shutdown(e->fd, SHUT_WR);
+				done = 1;
+			}
+			if (done) {
+				close(e->fd);
+				free(e->buf);
+				cs[i] = cs[--nc];
+			}
+		}
+		for (i = 0; i < (size_t)nl; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while (nc < cap && (c = accept4(lfd[i], NULL, NULL,
+			    SOCK_CLOEXEC | SOCK_NONBLOCK)) != -1) {
+				cs[nc].fd = c;
+				cs[nc].eof = 0;
+				cs[nc].off = cs[nc].len = 0;
+				if ((cs[nc].buf = malloc(ECHOBUF)) == NULL) {
+					close(c);
+					break;
+				}
+				nc++;
+			}
+		}
+	}
+	fprintf(stderr, "fdserver: stopped\n");
+	exit(0);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -252,6 +355,7 @@ main(int argc, char *argv[])
 	const char		*e;
 	int			 i, c, port = 0, ignore = 0, delay = 0;
 	int			 exit_after = 0, served = 0, linger = 0;
+	int			 echo = 0;
 
 	snapshot();
 	for (i = 1; i < argc; i++) {
@@ -270,6 +374,8 @@ main(int argc, char *argv[])
 			(void)fcntl(3, F_SETFL, O_NONBLOCK);
 		else if (strcmp(argv[i], "--linger-ms") == 0 && i + 1 < argc)
 			linger = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--echo") == 0)
+			echo = 1;
 	}
 	if (port > 0)
 		bind_port(port);
@@ -293,6 +399,12 @@ main(int argc, char *argv[])
 		usleep((useconds_t)delay * 1000);
 	fprintf(stderr, "fdserver: ready, pid %d, %d listeners\n",
 	    (int)getpid(), nl);
+	if (echo) {
+		for (i = 0; i < nl; i++)
+			(void)fcntl(lfd[i], F_SETFL,
+			    fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
+		echo_loop();
+	}
 	while (!stopping) {
 		for (i = 0; i < nl; i++) {
 			pfd[i].fd = lfd[i];
