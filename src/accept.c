@@ -340,10 +340,13 @@ src_take(struct conn *cn, long max, long rate)
 		se->se_t = now;
 		se->se_r = 0;
 	}
+	/* The key that set the limit names it. */
 	if (max > 0 && se->se_n >= max)
-		return "over its limit of open connections per source";
+		return cn->cn_svc->sv_conf->sc_mode == MODE_PROXY ?
+		    "over max-connections-per-source" :
+		    "over max-children-per-source";
 	if (rate > 0 && se->se_r >= rate)
-		return "over its limit of connections a minute per source";
+		return "over max-per-minute-per-source";
 	se->se_n++;
 	se->se_r++;
 	cn->cn_src = se;

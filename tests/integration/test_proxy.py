@@ -478,10 +478,6 @@ def test_tcpwrap_refusal_is_one_line_and_starts_nothing(soad, tmp_path):
     assert len(refusals(soad)) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="soad bug: accept.c conn_start counts "
-                   "a connection toward max-connections (sv_open, sv_full, "
-                   "the 'max-connections' log line) before the per-source "
-                   "check refuses it")
 def test_refused_connection_does_not_count_toward_max_connections(soad):
     """max-connections = 2, max-connections-per-source = 1: a second
     client from 127.0.0.1 is refused for its source; it must neither make
@@ -889,9 +885,7 @@ CONF_ERRORS = [
     pytest.param(
         [], ["mode = proxy", 'backend = "*:9000"'],
         r'backend "\*:9000" needs a host address, e\.g\. 127\.0\.0\.1:9000$',
-        id="backend-wildcard", marks=pytest.mark.xfail(
-            strict=True, reason="soad bug: conf_soad.c build_proxy's hint "
-            "uses the whole string as the port: 'e.g. 127.0.0.1:*:9000'")),
+        id="backend-wildcard"),
     ("bad-tcpwrap-name", [], ["mode = proxy", 'tcpwrap-name = "a:b"'],
      r"tcpwrap-name"),
 ]
@@ -1029,9 +1023,6 @@ def test_out_of_fds_pauses_accepting_without_spinning(soad, nofile):
           interval=0.2, what="the master's fds back to %d" % base_fds)
 
 
-@pytest.mark.xfail(strict=True, reason="soad bug: accept.c accept_pause logs "
-                   "'cannot accept ... pausing accepts for 250 ms' at every "
-                   "retry, ~4 lines a second for the whole episode")
 def test_out_of_fds_pause_is_logged_once_not_per_retry(soad, nofile):
     """While the master stays out of fds, the pause is logged for the
     episode, not again at every 250 ms retry (4 lines a second, for as
@@ -1053,11 +1044,7 @@ def test_out_of_fds_pause_is_logged_once_not_per_retry(soad, nofile):
 
 @pytest.mark.parametrize("accept_first", [
     pytest.param(True, id="accept-meets-limit"),
-    pytest.param(False, id="socket-meets-limit", marks=pytest.mark.xfail(
-        strict=True, reason="soad bug: proxy.c try_connect refuses an "
-        "accepted client when socket() to the service fails with EMFILE "
-        "('refused connection ... Too many open files') instead of "
-        "retrying it and pausing accepts"))])
+    pytest.param(False, id="socket-meets-limit")])
 def test_out_of_fds_no_client_is_refused(soad, nofile, accept_first):
     """300 clients that connect and have not sent yet (a browser before
     its request): running out of fds must make the master pause, not
@@ -1084,9 +1071,6 @@ def test_out_of_fds_no_client_is_refused(soad, nofile, accept_first):
             s.close()
 
 
-@pytest.mark.xfail(strict=True, reason="soad bug: accept.c accept_watch(sv, "
-                   "1) skips a listener while pause_ev is pending and does "
-                   "not add it to paused[], so resume_cb never re-arms it")
 def test_full_service_resumes_after_another_services_fd_pause(soad, nofile):
     """Service q is at max-connections (1) with a client waiting when
     service p runs soad out of fds and accepting pauses.  q's connection
