@@ -56,6 +56,7 @@ static struct event		*pause_ev;
 static struct listener	       **paused;
 static size_t			 npaused, pausedsize;
 static int			 pause_logged;
+static struct event		*kill_ev;
 static struct {
 	double		 tokens;
 	struct timespec	 last;
@@ -617,8 +618,10 @@ accept_close_all(void)
 		event_free(pause_ev);
 	if (lim.ev != NULL)
 		event_free(lim.ev);
+	if (kill_ev != NULL)
+		event_free(kill_ev);
 	free(paused);
-	pause_ev = lim.ev = NULL;
+	pause_ev = lim.ev = kill_ev = NULL;
 }
 
 /* nowait processes still running. */
@@ -633,14 +636,43 @@ accept_children(void)
 	return n;
 }
 
-/* At shutdown: each nowait process gets its service's stop signal. */
+static void
+kill_children_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*cn;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_FOREACH(cn, &acc_conns, cn_entry)
+		if (cn->cn_pid > 0) {
+			log_warnx("%s: pid %ld still running after the stop "
+			    "signal, killing it", svc_name(cn->cn_svc),
+			    (long)cn->cn_pid);
+			(void)kill(-cn->cn_pid, SIGKILL);
+			(void)kill(cn->cn_pid, SIGKILL);
+		}
+}
+
+/*
+ * At shutdown: each nowait process gets its service's stop signal, and
+ * SIGKILL once the longest kill-timeout among them has passed.
+ */
 void
 accept_stop_children(void)
 {
 	struct conn	*cn;
+	struct timeval	 tv = { 0, 0 };
 
-	TAILQ_FOREACH(cn, &acc_conns, cn_entry)
-		if (cn->cn_pid > 0)
-			(void)kill(cn->cn_pid,
-			    cn->cn_svc->sv_conf->sc_stop_signal);
+	TAILQ_FOREACH(cn, &acc_conns, cn_entry) {
+		if (cn->cn_pid <= 0)
+			continue;
+		(void)kill(cn->cn_pid, cn->cn_svc->sv_conf->sc_stop_signal);
+		if (cn->cn_svc->sv_conf->sc_kill_timeout > tv.tv_sec)
+			tv.tv_sec = cn->cn_svc->sv_conf->sc_kill_timeout;
+	}
+	if (kill_ev == NULL &&
+	    (kill_ev = evtimer_new(acc_base, kill_children_cb, NULL)) == NULL)
+		fatal("evtimer_new");
+	(void)evtimer_add(kill_ev, &tv);
 }
