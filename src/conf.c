@@ -2,8 +2,8 @@
  * The configuration structure, whatever syntax it was read from: the
  * error sink, the checks that need no parser (overlapping addresses,
  * executables, socket paths), signal and limit names, and freeing.
- * conf_soad.c reads soad.conf into it; a future inetd.conf reader fills
- * the same struct conf.
+ * conf_soad.c reads soad.conf into it; conf_inetd.c adds the services of
+ * an inetd.conf (-i) to the same struct conf.
  *
  * Errors are collected between conf_errors_begin() and conf_errors_end(),
  * then passed to the sink sorted by line (stably, so one line's messages
@@ -462,9 +462,9 @@ report_conflict(const struct svc_conf *a, const struct listen_conf *la,
 
 /*
  * Overlapping addresses, found without comparing every pair: listeners
- * are grouped by UNIX path or by TCP port, and within a port only two
- * kinds of pair can collide, one with a wildcard member or two of the same
- * address; addr_conflict() has the last word on each candidate.  The
+ * are grouped by UNIX path or by TCP or UDP port, and within a port only
+ * two kinds of pair can collide, one with a wildcard member or two of the
+ * same address; addr_conflict() has the last word on each candidate.  The
  * pairs are then reported in the order the all-pairs loop would take.
  */
 struct lref {
@@ -498,7 +498,11 @@ lref_wild(const struct lref *r)
 	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
 }
 
-/* By UNIX path or by port, then by config order. */
+/*
+ * By UNIX path (one namespace: the file system), or by protocol and
+ * port (TCP and UDP ports are apart: a stream and a dgram service may
+ * both have port 7), then by config order.
+ */
 static int
 lref_cmp_group(const void *x, const void *y)
 {
@@ -513,7 +517,9 @@ lref_cmp_group(const void *x, const void *y)
 		if ((r = strcmp(addr_path(&a->lr_lc->lc_addr),
 		    addr_path(&b->lr_lc->lc_addr))) != 0)
 			return r;
-	} else if ((r = addr_port(&a->lr_lc->lc_addr) -
+	} else if (a->lr_sc->sc_socktype != b->lr_sc->sc_socktype)
+		return a->lr_sc->sc_socktype < b->lr_sc->sc_socktype ? -1 : 1;
+	else if ((r = addr_port(&a->lr_lc->lc_addr) -
 	    addr_port(&b->lr_lc->lc_addr)) != 0)
 		return r;
 	return a->lr_idx < b->lr_idx ? -1 : a->lr_idx > b->lr_idx;
@@ -544,7 +550,8 @@ lref_same_group(const struct lref *a, const struct lref *b)
 	if (ua)
 		return strcmp(addr_path(&a->lr_lc->lc_addr),
 		    addr_path(&b->lr_lc->lc_addr)) == 0;
-	return addr_port(&a->lr_lc->lc_addr) == addr_port(&b->lr_lc->lc_addr);
+	return a->lr_sc->sc_socktype == b->lr_sc->sc_socktype &&
+	    addr_port(&a->lr_lc->lc_addr) == addr_port(&b->lr_lc->lc_addr);
 }
 
 /* Within one port: by family and address, then by config order. */
@@ -620,7 +627,7 @@ same_host(const struct lref *a, const struct lref *b)
 	return memcmp(ha, hb, la) == 0;
 }
 
-/* One TCP port's listeners G[0..N), sorted by config order. */
+/* One TCP or UDP port's listeners G[0..N), sorted by config order. */
 static void
 pairs_port(const struct lref *g, size_t n)
 {

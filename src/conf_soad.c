@@ -45,10 +45,11 @@
 
 /* Keys a service inherits from the global section. */
 #define COMMON_OPTS(nodef)						\
-	CFG_INT_CB("timeout", 300, (nodef), parse_decimal),		\
+	CFG_INT_CB("timeout", CONF_TIMEOUT, (nodef), parse_decimal),	\
 	CFG_STR("stop-signal", "TERM", (nodef)),			\
-	CFG_INT_CB("kill-timeout", 10, (nodef), parse_decimal),		\
-	CFG_INT_CB("backlog", 1024, (nodef), parse_decimal),		\
+	CFG_INT_CB("kill-timeout", CONF_KILL_TIMEOUT, (nodef),		\
+	    parse_decimal),						\
+	CFG_INT_CB("backlog", CONF_BACKLOG, (nodef), parse_decimal),	\
 	CFG_STR("user", NULL, CFGF_NODEFAULT),				\
 	CFG_STR("socket-user", NULL, CFGF_NODEFAULT),			\
 	CFG_STR("socket-group", NULL, CFGF_NODEFAULT),			\
@@ -68,7 +69,14 @@
 	    parse_decimal),						\
 	CFG_STR("proxy-protocol", "no", (nodef)),			\
 	CFG_STR_LIST("idle-ignore", NULL, CFGF_NODEFAULT),		\
-	CFG_INT_CB("start-timeout", 30, (nodef), parse_decimal)
+	CFG_INT_CB("start-timeout", 30, (nodef), parse_decimal),		\
+	CFG_INT_CB("max-children", 0, (nodef), parse_decimal),		\
+	CFG_INT_CB("max-children-per-source", 0, (nodef),		\
+	    parse_decimal),						\
+	CFG_INT_CB("max-per-minute", 0, (nodef), parse_decimal),	\
+	CFG_INT_CB("max-per-minute-per-source", 0, (nodef),		\
+	    parse_decimal),						\
+	CFG_INT_CB("rate-pause", CONF_RATE_PAUSE, (nodef), parse_decimal)
 
 static const char *limit_keys[LIM_COUNT] = {
 	"limit-nofile", "limit-nproc", "limit-core", "limit-as"
@@ -84,8 +92,10 @@ static const char *keys[] = {
 	"environment", "fd0", "limit-nofile", "limit-nproc", "limit-core",
 	"limit-as", "mode", "tcpwrap", "max-connections",
 	"max-connections-per-source", "proxy-protocol", "idle-ignore",
-	"start-timeout", "listen", "server", "args", "tcpwrap-name",
-	"backend", "hosts-allow", "hosts-deny",
+	"start-timeout", "max-children", "max-children-per-source",
+	"max-per-minute", "max-per-minute-per-source", "rate-pause",
+	"listen", "server", "args", "tcpwrap-name", "backend",
+	"socket-type", "internal", "hosts-allow", "hosts-deny",
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -356,14 +366,76 @@ v_start_timeout(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_rate_pause(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return v_range(cfg, opt, 1, 86400);
+}
+
+/* mode: its value, -1 if unknown. */
+static int
+mode_parse(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "pass") == 0)
+		return MODE_PASS;
+	if (strcmp(s, "proxy") == 0)
+		return MODE_PROXY;
+	if (strcmp(s, "nowait") == 0)
+		return MODE_NOWAIT;
+	return -1;
+}
+
+static int
 v_mode(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*s = cfg_opt_getnstr(opt, 0);
 
 	keyline_add(cfg, opt->name);
-	if (s == NULL || (strcmp(s, "pass") != 0 && strcmp(s, "proxy") != 0))
-		conf_error(cfg->line, "mode must be pass or proxy, not \"%s\"",
-		    s ? s : "");
+	if (mode_parse(s) == -1)
+		conf_error(cfg->line, "mode must be pass, proxy or nowait, not "
+		    "\"%s\"", s ? s : "");
+	return 0;
+}
+
+static int
+v_socktype(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (s == NULL || (strcmp(s, "stream") != 0 && strcmp(s, "dgram") != 0))
+		conf_error(cfg->line, "socket-type must be stream or dgram, not "
+		    "\"%s\"", s ? s : "");
+	return 0;
+}
+
+/* The services soad serves itself, by enum inetd_internal. */
+static const char *internal_names[] = {
+	NULL, "echo", "discard", "chargen", "daytime", "time"
+};
+
+static int
+internal_parse(const char *s)
+{
+	size_t	k;
+
+	for (k = 1; s != NULL && k < sizeof(internal_names) /
+	    sizeof(internal_names[0]); k++)
+		if (strcmp(s, internal_names[k]) == 0)
+			return (int)k;
+	return -1;
+}
+
+static int
+v_internal(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	keyline_add(cfg, opt->name);
+	if (internal_parse(s) == -1)
+		conf_error(cfg->line, "internal must be echo, discard, chargen, "
+		    "daytime or time, not \"%s\"", s ? s : "");
 	return 0;
 }
 
@@ -440,6 +512,10 @@ static const struct {
 	{ "max-connections-per-source", v_maxsrc },
 	{ "proxy-protocol", v_proxyproto }, { "idle-ignore", v_line },
 	{ "start-timeout", v_start_timeout },
+	{ "max-children", v_maxsrc }, { "max-children-per-source", v_maxsrc },
+	{ "max-per-minute", v_maxsrc },
+	{ "max-per-minute-per-source", v_maxsrc },
+	{ "rate-pause", v_rate_pause },
 };
 
 /* Second pass: a service's settings, each falling back to the global. */
@@ -813,52 +889,38 @@ valid_wrapname(const char *s)
 }
 
 /*
- * mode and the keys that only mean something in proxy mode.  tcpwrap
- * given in a pass-mode service's own section is an error: soad never sees
- * those connections, and a silent "yes" would be a false sense of safety.
+ * Keys only one mode reads.  Set in the own section of a service of
+ * another mode they are errors; inherited from the global section they
+ * are defaults for the services of their mode and ignored by the others.
  */
+static const char *proxy_keys[] = {
+	"backend", "proxy-protocol", "idle-ignore", "start-timeout",
+	"max-connections", "max-connections-per-source",
+};
+static const char *nowait_keys[] = {
+	"max-children", "max-children-per-source", "max-per-minute",
+	"max-per-minute-per-source", "rate-pause",
+};
+
+/* KEY is set in SEC itself. */
+static int
+own_key(cfg_t *sec, const char *key)
+{
+	cfg_opt_t	*opt = opt_of(sec, key);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED);
+}
+
+/* The proxy-only settings of proxy-mode service SC. */
 static void
 build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 {
-	struct accept_conf	*ac;
+	struct accept_conf	*ac = sc->sc_accept;
 	cfg_t			*src;
 	const char		*s;
 	char			 err[256];
 	unsigned int		 i;
-	int			 tcpwrap;
 
-	src = pick(sec, glob, "tcpwrap");
-	tcpwrap = opt_bool(src, "tcpwrap");
-	s = opt_str(pick(sec, glob, "mode"), "mode");
-	if (s == NULL || strcmp(s, "proxy") != 0) {
-		if (src == sec && tcpwrap)
-			key_err(sec, sc, "tcpwrap", "tcpwrap = yes needs mode = "
-			    "proxy: in pass mode the service accepts its own "
-			    "connections, so soad cannot check them");
-		if (opt_str(sec, "backend") != NULL)
-			key_err(sec, sc, "backend", "backend needs mode = "
-			    "proxy");
-		return;
-	}
-	if ((ac = calloc(1, sizeof(*ac))) == NULL)
-		fatal("calloc");
-	sc->sc_accept = ac;
-	sc->sc_mode = MODE_PROXY;
-#ifndef HAVE_LIBWRAP
-	if (src == sec && tcpwrap)
-		key_err(sec, sc, "tcpwrap", "tcpwrap = yes: soad was built "
-		    "without libwrap");
-	tcpwrap = 0;
-#endif
-	if (tcpwrap) {
-		s = opt_str(sec, "tcpwrap-name");
-		if (s != NULL && !valid_wrapname(s))
-			key_err(sec, sc, "tcpwrap-name", "tcpwrap-name \"%s\" "
-			    "must be 1 to 64 characters without blanks, ':' "
-			    "or ','", s);
-		ac->ac_wrapname = conf_intern(P.cf, s != NULL ? s :
-		    sc->sc_name);
-	}
 	if ((s = opt_str(sec, "backend")) != NULL) {
 		if (addr_parse(s, &ac->ac_backend, err, sizeof(err)) == -1)
 			key_err(sec, sc, "backend", "backend: %s", err);
@@ -890,6 +952,115 @@ build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 			key_err(src, sc, "idle-ignore", "idle-ignore \"%s\" "
 			    "must be an IP address or ADDRESS/BITS", s);
 	}
+}
+
+/*
+ * mode, socket-type, tcpwrap and the keys of one mode: sc_mode, sc_fd0
+ * and sc_accept of SC, whose sc_internal and sc_socktype are set.
+ *
+ * tcpwrap given in a pass-mode service's own section is an error: soad
+ * never sees those connections, and a silent "yes" would be a false
+ * sense of safety.  For the same reason it is one in a dgram service's
+ * section: tcp_wrappers checks stream connections, and a datagram
+ * service has none (its ac_wrapname stays NULL).  A dgram pass service
+ * gets its socket on fd 0 (as inetd's "wait" ones do) and on fd 3.
+ */
+static void
+build_mode(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
+{
+	struct accept_conf	*ac;
+	cfg_t			*src;
+	const char		*s;
+	size_t			 i;
+	int			 mode, tcpwrap, dgram;
+
+	dgram = sc->sc_socktype == SOCK_DGRAM;
+	src = pick(sec, glob, "mode");
+	if ((mode = mode_parse(opt_str(src, "mode"))) == -1)
+		mode = MODE_PASS;		/* reported by v_mode() */
+	if (sc->sc_internal != INETD_EXTERNAL) {
+		if (src == sec && mode != MODE_NOWAIT)
+			key_err(sec, sc, "mode", "an internal service is served "
+			    "by soad itself: mode must be nowait or left out");
+		mode = MODE_NOWAIT;
+	}
+	sc->sc_mode = (unsigned char)mode;
+	for (i = 0; mode != MODE_PROXY &&
+	    i < sizeof(proxy_keys) / sizeof(proxy_keys[0]); i++)
+		if (own_key(sec, proxy_keys[i]))
+			key_err(sec, sc, proxy_keys[i], "%s needs mode = proxy",
+			    proxy_keys[i]);
+	for (i = 0; mode != MODE_NOWAIT &&
+	    i < sizeof(nowait_keys) / sizeof(nowait_keys[0]); i++)
+		if (own_key(sec, nowait_keys[i]))
+			key_err(sec, sc, nowait_keys[i], "%s needs mode = nowait "
+			    "or an internal service", nowait_keys[i]);
+
+	src = pick(sec, glob, "tcpwrap");
+	tcpwrap = opt_bool(src, "tcpwrap");
+	if (mode == MODE_PASS) {
+		if (src == sec && tcpwrap)
+			key_err(sec, sc, "tcpwrap", "tcpwrap = yes needs mode = "
+			    "proxy or nowait: in pass mode the service accepts "
+			    "its own connections, so soad cannot check them");
+		if (dgram) {
+			if (own_key(sec, "fd0") && !opt_bool(sec, "fd0"))
+				key_err(sec, sc, "fd0", "fd0 = no: a dgram "
+				    "pass-mode service always gets its socket "
+				    "on fd 0");
+			sc->sc_fd0 = 1;
+		}
+		return;
+	}
+	/* nowait: the connection is fds 0-2; internal: no process at all */
+	if (mode == MODE_NOWAIT && own_key(sec, "fd0") && opt_bool(sec, "fd0"))
+		key_err(sec, sc, "fd0", "fd0 = yes needs mode = pass: %s",
+		    sc->sc_internal != INETD_EXTERNAL ? "an internal service "
+		    "runs no program" : "a nowait service gets its connection "
+		    "on fds 0, 1 and 2");
+	sc->sc_fd0 = 0;
+	if (mode == MODE_PROXY && dgram)
+		key_err(sec, sc, "socket-type", "socket-type = dgram does not "
+		    "go with mode = proxy: soad relays stream connections only");
+	if ((ac = calloc(1, sizeof(*ac))) == NULL)
+		fatal("calloc");
+	sc->sc_accept = ac;
+	if (dgram) {
+		if (src == sec && tcpwrap)
+			key_err(sec, sc, "tcpwrap", "tcpwrap = yes: tcp_wrappers "
+			    "checks stream connections, and a dgram service "
+			    "has none");
+		tcpwrap = 0;
+	}
+#ifndef HAVE_LIBWRAP
+	if (src == sec && tcpwrap)
+		key_err(sec, sc, "tcpwrap", "tcpwrap = yes: soad was built "
+		    "without libwrap");
+	tcpwrap = 0;
+#endif
+	if (tcpwrap) {
+		s = opt_str(sec, "tcpwrap-name");
+		if (s != NULL && !valid_wrapname(s))
+			key_err(sec, sc, "tcpwrap-name", "tcpwrap-name \"%s\" "
+			    "must be 1 to 64 characters without blanks, ':' "
+			    "or ','", s);
+		ac->ac_wrapname = conf_intern(P.cf, s != NULL ? s :
+		    sc->sc_name);
+	}
+	if (mode == MODE_PROXY) {
+		build_proxy(sc, sec, glob);
+		return;
+	}
+	ac->ac_maxconn = opt_int(pick(sec, glob, "max-children"),
+	    "max-children");
+	ac->ac_maxsrc = opt_int(pick(sec, glob, "max-children-per-source"),
+	    "max-children-per-source");
+	ac->ac_rate = opt_int(pick(sec, glob, "max-per-minute"),
+	    "max-per-minute");
+	ac->ac_ratesrc = opt_int(pick(sec, glob, "max-per-minute-per-source"),
+	    "max-per-minute-per-source");
+	ac->ac_rate_pause = opt_int(pick(sec, glob, "rate-pause"),
+	    "rate-pause");
 }
 
 static struct svc_conf *
@@ -946,6 +1117,24 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 			conf_error(line, "%s", err);
 	}
 
+	/* what it is: internal (no server), stream or dgram */
+	if ((s = opt_str(sec, "socket-type")) != NULL &&
+	    strcmp(s, "dgram") == 0)
+		sc->sc_socktype = SOCK_DGRAM;
+	if ((s = opt_str(sec, "internal")) != NULL) {
+		/* An unknown one is reported: still no server needed. */
+		k = internal_parse(s);
+		sc->sc_internal = (unsigned char)(k > 0 ? k : INETD_ECHO);
+		if (opt_str(sec, "server") != NULL)
+			key_err(sec, sc, "server", "server: an internal "
+			    "service runs no program");
+		if (own_key(sec, "args"))
+			key_err(sec, sc, "args", "args: an internal service "
+			    "runs no program");
+		sc->sc_argv = conf_nostrings;
+		goto common;
+	}
+
 	/* server, args */
 	if ((s = opt_str(sec, "server")) == NULL)
 		conf_error(sc->sc_line, "service %s: no server given",
@@ -970,6 +1159,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 			P.execok = sc->sc_server;
 	}
 
+common:
 	/* plain inherited values */
 	sc->sc_timeout = opt_int(pick(sec, glob, "timeout"), "timeout");
 	sc->sc_kill_timeout = opt_int(pick(sec, glob, "kill-timeout"),
@@ -1011,7 +1201,9 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	sc->sc_uid = P.euid;
 	sc->sc_gid = P.egid;
 	src = pick(sec, glob, "user");
-	if ((s = opt_str(src, "user")) != NULL) {
+	/* An internal service runs no process: no user to switch to. */
+	if ((s = opt_str(src, "user")) != NULL &&
+	    sc->sc_internal == INETD_EXTERNAL) {
 		/* Without root soad cannot change ids: spawn skips the drop. */
 		if (resolve_user(sc, src, s) == 0 && P.euid != 0 &&
 		    (sc->sc_uid != P.euid || sc->sc_gid != P.egid))
@@ -1048,7 +1240,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 		for (i = 0; i < sc->sc_nlisten; i++)
 			if (sc->sc_listen[i].lc_addr.ad_family == AF_UNIX)
 				conf_check_socket(sc, &sc->sc_listen[i]);
-	build_proxy(sc, sec, glob);
+	build_mode(sc, sec, glob);
 	return sc;
 }
 
@@ -1112,6 +1304,8 @@ parse(char *buf, size_t len, int flags)
 		CFG_STR_LIST("args", NULL, CFGF_NODEFAULT),
 		CFG_STR("tcpwrap-name", NULL, CFGF_NODEFAULT),
 		CFG_STR("backend", NULL, CFGF_NODEFAULT),
+		CFG_STR("socket-type", NULL, CFGF_NODEFAULT),
+		CFG_STR("internal", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
 	cfg_opt_t	 opts[] = {
@@ -1143,6 +1337,8 @@ parse(char *buf, size_t len, int flags)
 	cfg_set_validate_func(cfg, "service|args", v_line);
 	cfg_set_validate_func(cfg, "service|tcpwrap-name", v_line);
 	cfg_set_validate_func(cfg, "service|backend", v_line);
+	cfg_set_validate_func(cfg, "service|socket-type", v_socktype);
+	cfg_set_validate_func(cfg, "service|internal", v_internal);
 	cfg_set_validate_func(cfg, "hosts-allow", v_line);
 	cfg_set_validate_func(cfg, "hosts-deny", v_line);
 	cfg_set_validate_func(cfg, "service", v_service);
@@ -1186,7 +1382,13 @@ parse(char *buf, size_t len, int flags)
 	P.cf = cf;
 	cf->cf_hosts_allow = hosts_file(cfg, "hosts-allow");
 	cf->cf_hosts_deny = hosts_file(cfg, "hosts-deny");
-	if (P.nsecs == 0)
+	cf->cf_timeout = opt_int(cfg, "timeout");
+	cf->cf_kill_timeout = opt_int(cfg, "kill-timeout");
+	cf->cf_backlog = (int)opt_int(cfg, "backlog");
+	cf->cf_stop_signal = conf_signal_parse(opt_str(cfg, "stop-signal"));
+	cf->cf_rate_pause = opt_int(cfg, "rate-pause");
+	/* With -i, the services may all come from the inetd.conf. */
+	if (P.nsecs == 0 && !(flags & CONF_GLOBALS_ONLY))
 		conf_error(P.lastline, "no service defined");
 	check_duplicates();
 	if ((cf->cf_svcs = calloc(P.nsecs + 1, sizeof(*cf->cf_svcs))) == NULL)

@@ -23,12 +23,6 @@
 
 #define NAME_MAX_BASE	200	/* section names stay under 255 */
 
-/* The entries of one line: one section. */
-struct group {
-	const struct inetd_entry *g_e;		/* the first */
-	size_t			 g_n;
-	char			*g_name;
-};
 
 static void
 put_str(FILE *f, const char *s)
@@ -60,16 +54,16 @@ clean_name(const char *s)
 static int
 name_cmp(const void *a, const void *b)
 {
-	const struct group *const *x = a, *const *y = b;
+	const struct inetd_group *const *x = a, *const *y = b;
 
-	return strcmp((*x)->g_name, (*y)->g_name);
+	return strcmp((*x)->ig_name, (*y)->ig_name);
 }
 
 /* Marks in DUP[] every group whose name another group has too. */
 static void
-find_dups(struct group *g, size_t n, int *dup)
+find_dups(struct inetd_group *g, size_t n, int *dup)
 {
-	struct group	**s;
+	struct inetd_group	**s;
 	size_t		  i, j, k;
 
 	if ((s = calloc(n + 1, sizeof(*s))) == NULL)
@@ -79,8 +73,8 @@ find_dups(struct group *g, size_t n, int *dup)
 	qsort(s, n, sizeof(*s), name_cmp);
 	memset(dup, 0, n * sizeof(*dup));
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && strcmp(s[i]->g_name,
-		    s[j]->g_name) == 0; j++)
+		for (j = i + 1; j < n && strcmp(s[i]->ig_name,
+		    s[j]->ig_name) == 0; j++)
 			;
 		for (k = i; j - i > 1 && k < j; k++)
 			dup[s[k] - g] = 1;
@@ -90,19 +84,19 @@ find_dups(struct group *g, size_t n, int *dup)
 
 /* NAME-SUFFIX, or NAME-lineN without a SUFFIX. */
 static void
-add_suffix(struct group *g, const char *suffix)
+add_suffix(struct inetd_group *g, const char *suffix)
 {
 	char	*n;
 	int	 r;
 
 	if (suffix != NULL)
-		r = asprintf(&n, "%s-%s", g->g_name, suffix);
+		r = asprintf(&n, "%s-%s", g->ig_name, suffix);
 	else
-		r = asprintf(&n, "%s-line%d", g->g_name, g->g_e->ie_line);
+		r = asprintf(&n, "%s-line%d", g->ig_name, g->ig_e->ie_line);
 	if (r == -1)
 		fatal("asprintf");
-	free(g->g_name);
-	g->g_name = n;
+	free(g->ig_name);
+	g->ig_name = n;
 }
 
 /*
@@ -110,7 +104,7 @@ add_suffix(struct group *g, const char *suffix)
  * share it, then "-lineN" where that is not enough.
  */
 static void
-name_groups(struct group *g, size_t n)
+name_groups(struct inetd_group *g, size_t n)
 {
 	const char	*svc;
 	char		*p;
@@ -120,16 +114,16 @@ name_groups(struct group *g, size_t n)
 	if ((dup = calloc(n + 1, sizeof(*dup))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++) {
-		svc = g[i].g_e->ie_service;
-		if (g[i].g_e->ie_family == AF_UNIX &&
+		svc = g[i].ig_e->ie_service;
+		if (g[i].ig_e->ie_family == AF_UNIX &&
 		    (p = strrchr(svc, '/')) != NULL)
 			svc = p + 1;
-		g[i].g_name = clean_name(svc);
+		g[i].ig_name = clean_name(svc);
 	}
 	find_dups(g, n, dup);
 	for (i = 0; i < n; i++)
 		if (dup[i]) {
-			p = clean_name(g[i].g_e->ie_proto);
+			p = clean_name(g[i].ig_e->ie_proto);
 			add_suffix(&g[i], p);
 			free(p);
 		}
@@ -140,6 +134,96 @@ name_groups(struct group *g, size_t n)
 	free(dup);
 }
 
+/*
+ * The entries V[0..N) (as inetd_parse() makes them: a line's entries
+ * together) as one group per line, named: *GP gets them, to free with
+ * inetd_groups_free().  Returns how many.  soad -C and -i name the
+ * sections of one file alike.
+ */
+size_t
+inetd_groups(const struct inetd_entry *v, size_t n, struct inetd_group **gp)
+{
+	struct inetd_group	*g;
+	size_t			 i, ng = 0;
+
+	if ((g = calloc(n + 1, sizeof(*g))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		if (ng > 0 && g[ng - 1].ig_e->ie_line == v[i].ie_line) {
+			g[ng - 1].ig_n++;
+			continue;
+		}
+		g[ng].ig_e = &v[i];
+		g[ng++].ig_n = 1;
+	}
+	name_groups(g, ng);
+	*gp = g;
+	return ng;
+}
+
+void
+inetd_groups_free(struct inetd_group *g, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(g[i].ig_name);
+	free(g);
+}
+
+/* The entry runs in pass mode: an inetd "wait" line, not internal. */
+int
+inetd_is_pass(const struct inetd_entry *e)
+{
+	return e->ie_wait && e->ie_internal == INETD_EXTERNAL;
+}
+
+/*
+ * tcp_wrappers checks the entry's connections: soad checks the stream
+ * connections it accepts (nowait and internal), and only if built with
+ * libwrap.
+ */
+int
+inetd_is_checked(const struct inetd_entry *e)
+{
+#ifdef HAVE_LIBWRAP
+	return !inetd_is_pass(e) && e->ie_socktype == SOCK_STREAM;
+#else
+	(void)e;
+	return 0;
+#endif
+}
+
+/*
+ * What the entry E asks for and soad does not do, as warnings: its line
+ * still runs, without it.  soad -C and -i warn alike.
+ */
+void
+inetd_warn_unsupported(const struct inetd_entry *e)
+{
+	if (e->ie_tcpwrap && !inetd_is_checked(e)) {
+		if (inetd_is_pass(e) && e->ie_socktype == SOCK_STREAM)
+			conf_warning(e->ie_line, "tcpd on a wait stream line "
+			    "has no connection to check; not converted");
+		else if (e->ie_socktype == SOCK_DGRAM)
+			conf_warning(e->ie_line, "tcpd on a dgram line: soad "
+			    "checks stream connections only; not converted");
+		else
+			conf_warning(e->ie_line, "tcpd: soad was built without "
+			    "libwrap; connections are not checked");
+	}
+	if (inetd_is_pass(e) && (e->ie_max_children ||
+	    e->ie_max_per_minute || e->ie_max_per_minute_per_source ||
+	    e->ie_max_children_per_source))
+		conf_warning(e->ie_line, "limits on a wait line have no "
+		    "soad.conf key; not converted");
+#ifdef HAVE_LOGIN_CAP_H
+	if (e->ie_class != NULL)
+		conf_warning(e->ie_line, "login class \"%s\" has no soad.conf "
+		    "key; kept as a comment", e->ie_class);
+#endif
+}
+
 static void
 put_limit(FILE *f, const char *key, int v)
 {
@@ -148,18 +232,18 @@ put_limit(FILE *f, const char *key, int v)
 }
 
 static void
-put_section(FILE *f, const struct group *g)
+put_section(FILE *f, const struct inetd_group *g)
 {
-	const struct inetd_entry	*e = g->g_e;
+	const struct inetd_entry	*e = g->ig_e;
 	size_t				 i;
 	int				 pass;
 
-	pass = e->ie_wait && e->ie_internal == INETD_EXTERNAL;
-	fprintf(f, "service %s {\n\tlisten = { ", g->g_name);
-	for (i = 0; i < g->g_n; i++) {
+	pass = inetd_is_pass(e);
+	fprintf(f, "service %s {\n\tlisten = { ", g->ig_name);
+	for (i = 0; i < g->ig_n; i++) {
 		if (i > 0)
 			fputs(", ", f);
-		put_str(f, g->g_e[i].ie_listen);
+		put_str(f, g->ig_e[i].ie_listen);
 	}
 	fputs(" }\n", f);
 	if (e->ie_socktype == SOCK_DGRAM)
@@ -201,16 +285,18 @@ put_section(FILE *f, const struct group *g)
 		put_str(f, e->ie_sockmode);
 		fputc('\n', f);
 	}
-	/* A wait stream server accepts by itself: nothing to check. */
-	if (!(pass && e->ie_socktype == SOCK_STREAM)) {
+	/*
+	 * tcpwrap is yes by default: every checked line gets its daemon
+	 * name.  A wait server accepts by itself and soad sees no
+	 * datagram service's connections: nothing to check there.
+	 */
+	if (inetd_is_checked(e)) {
 		if (e->ie_tcpwrap)
 			fputs("\ttcpwrap = yes\n", f);
 		fputs("\ttcpwrap-name = ", f);
 		put_str(f, e->ie_wrapname);
 		fputc('\n', f);
-	} else if (e->ie_tcpwrap)
-		conf_warning(e->ie_line, "tcpd on a wait stream line has no "
-		    "connection to check; not converted");
+	}
 	if (!pass) {
 		put_limit(f, "max-children", e->ie_max_children);
 		put_limit(f, "max-per-minute", e->ie_max_per_minute);
@@ -218,17 +304,10 @@ put_section(FILE *f, const struct group *g)
 		    e->ie_max_per_minute_per_source);
 		put_limit(f, "max-children-per-source",
 		    e->ie_max_children_per_source);
-	} else if (e->ie_max_children || e->ie_max_per_minute ||
-	    e->ie_max_per_minute_per_source || e->ie_max_children_per_source)
-		conf_warning(e->ie_line, "limits on a wait line have no "
-		    "soad.conf key; not converted");
-	if (e->ie_class != NULL) {
-#ifdef HAVE_LOGIN_CAP_H
-		conf_warning(e->ie_line, "login class \"%s\" has no soad.conf "
-		    "key; kept as a comment", e->ie_class);
-#endif
-		fprintf(f, "\t# login class: %s\n", e->ie_class);
 	}
+	inetd_warn_unsupported(e);
+	if (e->ie_class != NULL)
+		fprintf(f, "\t# login class: %s\n", e->ie_class);
 	fputs("}\n", f);
 }
 
@@ -259,23 +338,12 @@ void
 inetd_conv_write(FILE *f, const char *file, const char *text, size_t len,
     const struct inetd_entry *v, size_t n)
 {
-	struct group	*g;
-	const char	*s, *end, *nl, *p;
-	size_t		 i, ng = 0, k = 0;
-	int		 line = 0, pending = 0;
+	struct inetd_group	*g;
+	const char		*s, *end, *nl, *p;
+	size_t			 ng, k = 0;
+	int			 line = 0, pending = 0;
 
-	if ((g = calloc(n + 1, sizeof(*g))) == NULL)
-		fatal("calloc");
-	for (i = 0; i < n; i++) {
-		if (ng > 0 && g[ng - 1].g_e->ie_line == v[i].ie_line) {
-			g[ng - 1].g_n++;
-			continue;
-		}
-		g[ng].g_e = &v[i];
-		g[ng++].g_n = 1;
-	}
-	name_groups(g, ng);
-
+	ng = inetd_groups(v, n, &g);
 	fprintf(f, "# soad.conf converted by soad -C from %s\n", file);
 	for (s = text, end = text + len; s < end; s = nl + 1) {
 		line++;
@@ -290,14 +358,12 @@ inetd_conv_write(FILE *f, const char *file, const char *text, size_t len,
 			fprintf(f, "%.*s\n", (int)(nl - s), s);
 		else
 			fprintf(f, "# %.*s\n", (int)(nl - s), s);
-		if (k < ng && g[k].g_e->ie_line == line)
+		if (k < ng && g[k].ig_e->ie_line == line)
 			pending = 1;
 	}
 	if (pending)
 		put_section(f, &g[k++]);
-	for (i = 0; i < ng; i++)
-		free(g[i].g_name);
-	free(g);
+	inetd_groups_free(g, ng);
 }
 
 /*

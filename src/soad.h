@@ -102,6 +102,10 @@ enum svc_mode { MODE_PASS, MODE_PROXY, MODE_NOWAIT };
 /*
  * What only the modes in which the master accepts each connection have
  * (proxy, nowait, internal services); pass mode keeps a NULL pointer.
+ * Limits: proxy's ac_maxconn is at least 1; every other limit, and a
+ * nowait or internal service's ac_maxconn, is 0 for "no limit".
+ * ac_wrapname is NULL for a dgram service: tcp_wrappers checks stream
+ * connections only.
  */
 struct accept_conf {
 	char			*ac_wrapname;	/* tcpwrap daemon name, or NULL */
@@ -112,7 +116,8 @@ struct accept_conf {
 	long			 ac_maxsrc;	/* ... -per-source; 0: no limit */
 	long			 ac_rate;	/* nowait: max-per-minute; 0: none */
 	long			 ac_ratesrc;	/* max-per-minute-per-source */
-	long			 ac_rate_pause;	/* seconds paused over ac_rate */
+	long			 ac_rate_pause;	/* seconds paused over ac_rate,
+						 * 1..86400 */
 	long			 ac_start_timeout;
 	int			 ac_proxyproto;	/* 0, 1 or 2 */
 };
@@ -140,7 +145,8 @@ struct svc_conf {				/* one per service: kept small */
 	mode_t			 sc_umask;
 	int			 sc_stop_signal;
 	int			 sc_backlog;
-	unsigned char		 sc_fd0;
+	unsigned char		 sc_fd0;		/* pass: also fd 0 (always
+						 * for dgram); else 0 */
 	unsigned char		 sc_limitset;	/* bit k: sc_limits[k] set */
 	unsigned char		 sc_sharedargv;	/* sc_argv is the config's */
 	unsigned char		 sc_mode;	/* enum svc_mode */
@@ -153,6 +159,12 @@ struct conf {
 	char			*cf_file;
 	char			*cf_hosts_allow;
 	char			*cf_hosts_deny;
+	/* Global settings the services of an inetd.conf (-i) take. */
+	long			 cf_timeout;
+	long			 cf_kill_timeout;
+	long			 cf_rate_pause;
+	int			 cf_stop_signal;
+	int			 cf_backlog;
 	struct svc_conf	       **cf_svcs;
 	size_t			 cf_nsvcs;
 	char		       **cf_pool;	/* interned strings, hashed */
@@ -164,6 +176,13 @@ struct conf {
 
 #define CONF_CHECK_FILES 0x01	/* servers executable, directories exist */
 #define CONF_CHECK_SOCKETS 0x02	/* -n: every UNIX socket path can be bound */
+#define CONF_GLOBALS_ONLY 0x04	/* -i: soad.conf may have no service */
+
+/* Built-in defaults of the global keys of the same name. */
+#define CONF_TIMEOUT		300
+#define CONF_KILL_TIMEOUT	10
+#define CONF_BACKLOG		1024
+#define CONF_RATE_PAUSE		600
 
 typedef void (*conf_sink_fn)(const char *, int, const char *);
 
@@ -255,6 +274,18 @@ void	 inetd_free(struct inetd_entry *, size_t);
 const char *inetd_internal_name(enum inetd_internal);
 
 /* inetd_conv.c */
+struct inetd_group {			/* one line's entries: one service */
+	const struct inetd_entry *ig_e;	/* the first of them */
+	size_t			 ig_n;
+	char			*ig_name;	/* its soad.conf section name */
+};
+
+size_t	 inetd_groups(const struct inetd_entry *, size_t,
+	    struct inetd_group **);
+void	 inetd_groups_free(struct inetd_group *, size_t);
+int	 inetd_is_pass(const struct inetd_entry *);
+int	 inetd_is_checked(const struct inetd_entry *);
+void	 inetd_warn_unsupported(const struct inetd_entry *);
 int	 inetd_convert(const char *, int, FILE *);
 void	 inetd_conv_write(FILE *, const char *, const char *, size_t,
 	    const struct inetd_entry *, size_t);

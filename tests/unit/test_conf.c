@@ -1601,6 +1601,307 @@ test_nofile_needed(void **state)
 	conf_free(cf);
 }
 
+/* Issue 8: nowait, dgram and internal services. */
+static void
+test_modes(void **state)
+{
+	struct conf		*cf;
+	struct svc_conf		*sc;
+	struct accept_conf	*ac;
+
+	(void)state;
+	cf = load_ok(
+	    "max-per-minute = 100\n"
+	    "rate-pause = 30\n"
+	    "max-connections = 7\n"
+	    "fd0 = yes\n"
+	    "service pass {\n"
+	    "\tlisten = { \"8080\" }\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "}\n"
+	    "service tftp {\n"
+	    "\tlisten = { \"6969\" }\n"
+	    "\tsocket-type = dgram\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "}\n"
+	    "service finger {\n"
+	    "\tlisten = { \"7979\" }\n"
+	    "\tmode = nowait\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tmax-children = 5\n"
+	    "\tmax-children-per-source = 2\n"
+	    "\tmax-per-minute-per-source = 9\n"
+	    "}\n"
+	    "service named {\n"
+	    "\tlisten = { \"7980\" }\n"
+	    "\tmode = nowait\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\ttcpwrap-name = in.fingerd\n"
+	    "\trate-pause = 86400\n"
+	    "}\n"
+	    "service udpnowait {\n"
+	    "\tlisten = { \"7979\" }\n"
+	    "\tmode = nowait\n"
+	    "\tsocket-type = dgram\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "}\n"
+	    "service echo {\n"
+	    "\tlisten = { \"8007\" }\n"
+	    "\tinternal = echo\n"
+	    "}\n"
+	    "service echo-udp {\n"
+	    "\tlisten = { \"8007\" }\n"
+	    "\tinternal = echo\n"
+	    "\tsocket-type = dgram\n"
+	    "\tmode = nowait\n"
+	    "}\n"
+	    "service time {\n"
+	    "\tlisten = { \"8037\" }\n"
+	    "\tinternal = time\n"
+	    "\ttcpwrap = no\n"
+	    "\tmax-children = 1\n"
+	    "}\n", CONF_CHECK_FILES);
+	assert_int_equal(cf->cf_nsvcs, 8);
+	assert_int_equal(cf->cf_timeout, 300);
+	assert_int_equal(cf->cf_rate_pause, 30);
+
+	sc = svc(cf, "pass");
+	assert_int_equal(sc->sc_mode, MODE_PASS);
+	assert_int_equal(sc->sc_socktype, SOCK_STREAM);
+	assert_int_equal(sc->sc_internal, INETD_EXTERNAL);
+	assert_int_equal(sc->sc_fd0, 1);
+	assert_null(sc->sc_accept);
+
+	/* dgram pass: fd 0 always, even with fd0 = no inherited */
+	sc = svc(cf, "tftp");
+	assert_int_equal(sc->sc_mode, MODE_PASS);
+	assert_int_equal(sc->sc_socktype, SOCK_DGRAM);
+	assert_int_equal(sc->sc_fd0, 1);
+	assert_null(sc->sc_accept);
+
+	sc = svc(cf, "finger");
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_socktype, SOCK_STREAM);
+	assert_int_equal(sc->sc_fd0, 0);
+	assert_string_equal(sc->sc_server, "/bin/true");
+	assert_non_null(ac = sc->sc_accept);
+#ifdef HAVE_LIBWRAP
+	assert_string_equal(ac->ac_wrapname, "finger");
+#else
+	assert_null(ac->ac_wrapname);
+#endif
+	assert_int_equal(ac->ac_maxconn, 5);
+	assert_int_equal(ac->ac_maxsrc, 2);
+	assert_int_equal(ac->ac_rate, 100);
+	assert_int_equal(ac->ac_ratesrc, 9);
+	assert_int_equal(ac->ac_rate_pause, 30);
+
+	sc = svc(cf, "named");
+	ac = sc->sc_accept;
+#ifdef HAVE_LIBWRAP
+	assert_string_equal(ac->ac_wrapname, "in.fingerd");
+#endif
+	assert_int_equal(ac->ac_maxconn, 0);	/* no limit */
+	assert_int_equal(ac->ac_maxsrc, 0);
+	assert_int_equal(ac->ac_ratesrc, 0);
+	assert_int_equal(ac->ac_rate_pause, 86400);
+
+	/* dgram: never checked by tcp_wrappers */
+	sc = svc(cf, "udpnowait");
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_socktype, SOCK_DGRAM);
+	assert_null(sc->sc_accept->ac_wrapname);
+
+	sc = svc(cf, "echo");
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_internal, INETD_ECHO);
+	assert_int_equal(sc->sc_socktype, SOCK_STREAM);
+	assert_null(sc->sc_server);
+	assert_null(sc->sc_argv[0]);
+	assert_int_equal(sc->sc_setuser, 0);
+	assert_int_equal(sc->sc_fd0, 0);
+	assert_non_null(ac = sc->sc_accept);
+#ifdef HAVE_LIBWRAP
+	assert_string_equal(ac->ac_wrapname, "echo");
+#endif
+	assert_int_equal(ac->ac_maxconn, 0);
+	assert_int_equal(ac->ac_rate, 100);
+
+	sc = svc(cf, "echo-udp");
+	assert_int_equal(sc->sc_internal, INETD_ECHO);
+	assert_int_equal(sc->sc_socktype, SOCK_DGRAM);
+	assert_null(sc->sc_accept->ac_wrapname);
+
+	sc = svc(cf, "time");
+	assert_int_equal(sc->sc_internal, INETD_TIME);
+	assert_null(sc->sc_accept->ac_wrapname);
+	assert_int_equal(sc->sc_accept->ac_maxconn, 1);
+	conf_free(cf);
+}
+
+/* Built-in defaults of the nowait keys, and a global-only file. */
+static void
+test_mode_defaults(void **state)
+{
+	struct conf		*cf;
+	struct accept_conf	*ac;
+
+	(void)state;
+	cf = load_ok(
+	    "service n {\n"
+	    "\tlisten = { \"7979\" }\n"
+	    "\tmode = nowait\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "}\n", 0);
+	ac = cf->cf_svcs[0]->sc_accept;
+	assert_int_equal(ac->ac_maxconn, 0);
+	assert_int_equal(ac->ac_maxsrc, 0);
+	assert_int_equal(ac->ac_rate, 0);
+	assert_int_equal(ac->ac_ratesrc, 0);
+	assert_int_equal(ac->ac_rate_pause, 600);
+	assert_int_equal(cf->cf_rate_pause, 600);
+	assert_int_equal(cf->cf_kill_timeout, 10);
+	assert_int_equal(cf->cf_backlog, 1024);
+	assert_int_equal(cf->cf_stop_signal, SIGTERM);
+	conf_free(cf);
+
+	/* -i: the globals alone */
+	cf = load_ok("timeout = 0\nkill-timeout = 3\n", CONF_GLOBALS_ONLY);
+	assert_int_equal(cf->cf_nsvcs, 0);
+	assert_int_equal(cf->cf_timeout, 0);
+	assert_int_equal(cf->cf_kill_timeout, 3);
+	conf_free(cf);
+	load_bad("timeout = 0\n", 0, 1, "FILE:1: no service defined\n");
+}
+
+static void
+test_mode_errors(void **state)
+{
+	(void)state;
+	load_bad(
+	    "max-children = 4\n"
+	    "proxy-protocol = v2\n"
+	    "service echo {\n"
+	    "\tlisten = { \"8007\" }\n"
+	    "\tinternal = echo\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\targs = { \"x\" }\n"
+	    "\tmode = pass\n"
+	    "\tfd0 = yes\n"
+	    "}\n"
+	    "service p {\n"
+	    "\tlisten = { \"8008\" }\n"
+	    "\tmode = proxy\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tsocket-type = dgram\n"
+	    "\tmax-children = 3\n"
+	    "\trate-pause = 5\n"
+	    "}\n"
+	    "service n {\n"
+	    "\tlisten = { \"8009\" }\n"
+	    "\tmode = nowait\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tbackend = \"127.0.0.1:5\"\n"
+	    "\tproxy-protocol = v1\n"
+	    "\tidle-ignore = { \"127.0.0.1\" }\n"
+	    "\tstart-timeout = 5\n"
+	    "\tmax-connections = 4\n"
+	    "\tmax-connections-per-source = 4\n"
+	    "\tfd0 = yes\n"
+	    "}\n"
+	    "service u {\n"
+	    "\tlisten = { \"8009\" }\n"
+	    "\tsocket-type = dgram\n"
+	    "\tmode = nowait\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\ttcpwrap = yes\n"
+	    "}\n"
+	    "service w {\n"
+	    "\tlisten = { \"8010\" }\n"
+	    "\tsocket-type = dgram\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\tfd0 = no\n"
+	    "\ttcpwrap = yes\n"
+	    "\tmax-per-minute = 1\n"
+	    "\tmax-per-minute-per-source = 1\n"
+	    "\tmax-children-per-source = 1\n"
+	    "}\n"
+	    "service v {\n"
+	    "\tlisten = { \"8011\" }\n"
+	    "\tsocket-type = seqpacket\n"
+	    "\tinternal = qotd\n"
+	    "\tmode = wait\n"
+	    "\trate-pause = 86401\n"
+	    "\tmax-children = -1\n"
+	    "\tmax-per-minute = 1000001\n"
+	    "}\n", 0, 27,
+	    "FILE:6: service echo: server: an internal service runs no "
+	    "program\n"
+	    "FILE:7: service echo: args: an internal service runs no "
+	    "program\n"
+	    "FILE:8: service echo: an internal service is served by soad "
+	    "itself: mode must be nowait or left out\n"
+	    "FILE:9: service echo: fd0 = yes needs mode = pass: an internal "
+	    "service runs no program\n"
+	    "FILE:15: service p: socket-type = dgram does not go with mode = "
+	    "proxy: soad relays stream connections only\n"
+	    "FILE:16: service p: max-children needs mode = nowait or an "
+	    "internal service\n"
+	    "FILE:17: service p: rate-pause needs mode = nowait or an "
+	    "internal service\n"
+	    "FILE:23: service n: backend needs mode = proxy\n"
+	    "FILE:24: service n: proxy-protocol needs mode = proxy\n"
+	    "FILE:25: service n: idle-ignore needs mode = proxy\n"
+	    "FILE:26: service n: start-timeout needs mode = proxy\n"
+	    "FILE:27: service n: max-connections needs mode = proxy\n"
+	    "FILE:28: service n: max-connections-per-source needs mode = "
+	    "proxy\n"
+	    "FILE:29: service n: fd0 = yes needs mode = pass: a nowait "
+	    "service gets its connection on fds 0, 1 and 2\n"
+	    "FILE:36: service u: tcpwrap = yes: tcp_wrappers checks stream "
+	    "connections, and a dgram service has none\n"
+	    "FILE:42: service w: fd0 = no: a dgram pass-mode service always "
+	    "gets its socket on fd 0\n"
+	    "FILE:43: service w: tcpwrap = yes needs mode = proxy or nowait: "
+	    "in pass mode the service accepts its own connections, so soad "
+	    "cannot check them\n"
+	    "FILE:44: service w: max-per-minute needs mode = nowait or an "
+	    "internal service\n"
+	    "FILE:45: service w: max-per-minute-per-source needs mode = "
+	    "nowait or an internal service\n"
+	    "FILE:46: service w: max-children-per-source needs mode = nowait "
+	    "or an internal service\n"
+	    "FILE:50: socket-type must be stream or dgram, not \"seqpacket\"\n"
+	    "FILE:51: internal must be echo, discard, chargen, daytime or "
+	    "time, not \"qotd\"\n"
+	    "FILE:52: mode must be pass, proxy or nowait, not \"wait\"\n"
+	    "FILE:52: service v: an internal service is served by soad "
+	    "itself: mode must be nowait or left out\n"
+	    "FILE:53: rate-pause must be from 1 to 86400, not 86401\n"
+	    "FILE:54: max-children must be from 0 to 1000000, not -1\n"
+	    "FILE:55: max-per-minute must be from 0 to 1000000, not "
+	    "1000001\n");
+}
+
+/* A TCP and a UDP service on one port do not collide; two UDP ones do. */
+static void
+test_udp_addresses(void **state)
+{
+	(void)state;
+	load_bad(
+	    "service a { listen = \"7\" internal = echo }\n"
+	    "service b { listen = \"7\" internal = echo socket-type = dgram }\n"
+	    "service c { listen = \"127.0.0.1:7\" internal = discard\n"
+	    "    socket-type = dgram }\n"
+	    "service d { listen = \"/tmp/soad-unit-d.sock\" internal = echo }\n"
+	    "service e { listen = \"/tmp/soad-unit-d.sock\" internal = echo\n"
+	    "    socket-type = dgram }\n", 0, 2,
+	    "FILE:3: service c: address 127.0.0.1:7 overlaps *:7 of service "
+	    "b\n"
+	    "FILE:6: service e: address /tmp/soad-unit-d.sock is already used "
+	    "by service d\n");
+}
+
 int
 main(void)
 {
@@ -1639,6 +1940,10 @@ main(void)
 		cmocka_unit_test_teardown(test_socket_owner_unprivileged,
 		    teardown),
 		cmocka_unit_test_teardown(test_nofile_needed, teardown),
+		cmocka_unit_test_teardown(test_modes, teardown),
+		cmocka_unit_test_teardown(test_mode_defaults, teardown),
+		cmocka_unit_test_teardown(test_mode_errors, teardown),
+		cmocka_unit_test_teardown(test_udp_addresses, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

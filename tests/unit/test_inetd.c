@@ -450,7 +450,6 @@ test_convert(void **state)
 	    "\tlisten = { '7' }\n"
 	    "\tsocket-type = dgram\n"
 	    "\tinternal = echo\n"
-	    "\ttcpwrap-name = 'echo'\n"
 	    "}\n"
 	    "\n"
 	    "#<off># talk dgram udp wait nobody.tty /usr/sbin/in.talkd "
@@ -490,7 +489,6 @@ test_convert(void **state)
 	    "\tserver = '/usr/sbin/in.tftpd'\n"
 	    "\targs = { 'in.tftpd', '/srv/tftp' }\n"
 	    "\tuser = 'nobody'\n"
-	    "\ttcpwrap-name = 'in.tftpd'\n"
 	    "}\n"
 	    "# *:\n"
 	    "# git stream tcp wait daemon /usr/bin/git git daemon --inetd\n"
@@ -542,33 +540,32 @@ test_convert_quoting(void **state)
 }
 
 /*
- * LATER (lead): the whole sample through soad.conf's parser once it has
- * mode = nowait, socket-type, internal and the max-* keys.  Skips itself
- * until then, found by trying one of those keys.
+ * The whole sample through soad.conf's parser: every section, with the
+ * kind of service each line asked for.
  */
 static void
 test_convert_parses(void **state)
 {
-	static const char probe[] = "service e {\n\tlisten = { '7' }\n"
-	    "\tinternal = echo\n\tmode = nowait\n\tmax-children = 2\n}\n";
 	struct conf	*cf;
 	char		*out;
 	int		 nerr;
 
 	(void)state;
-	conf_set_sink(collect);
-	cf = conf_load_buf("probe.conf", probe, strlen(probe), 0, &nerr);
-	conf_set_sink(NULL);
-	if (cf == NULL)
-		skip();
-	conf_free(cf);
 	out = convert(sample);
 	conf_set_sink(collect);
 	cf = conf_load_buf("t.conf", out, strlen(out), 0, &nerr);
 	conf_set_sink(NULL);
 	if (cf == NULL)
 		fail_msg("soad.conf refused:\n%s\n%s", out, msgs);
-	assert_int_equal(cf->cf_nsvcs, 5);
+	assert_int_equal(cf->cf_nsvcs, 6);
+	assert_int_equal(cf->cf_svcs[0]->sc_internal, INETD_ECHO);
+	assert_int_equal(cf->cf_svcs[1]->sc_socktype, SOCK_DGRAM);
+	assert_int_equal(cf->cf_svcs[2]->sc_mode, MODE_NOWAIT);
+	assert_int_equal(cf->cf_svcs[2]->sc_accept->ac_maxconn, 4);
+	assert_int_equal(cf->cf_svcs[3]->sc_accept->ac_rate, 9);
+	assert_int_equal(cf->cf_svcs[4]->sc_mode, MODE_PASS);
+	assert_int_equal(cf->cf_svcs[4]->sc_fd0, 1);
+	assert_int_equal(cf->cf_svcs[5]->sc_mode, MODE_PASS);
 	conf_free(cf);
 	free(out);
 }
