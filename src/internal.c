@@ -499,15 +499,21 @@ internal_stream_abort(struct internal_conn *ic)
 
 /*
  * Ask the kernel for each datagram's destination address, so the answer
- * can leave from it.  FD: a UDP socket of FAMILY, bound.  On an IPv6
- * socket that also takes IPv4 (dual stack), IPv4's option is asked for
- * too where the system has it.
+ * can leave from it.  FD: a bound UDP socket; FAMILY is used only if
+ * the socket cannot say its own (a "PORT" listener may have fallen back
+ * to IPv4 on a kernel without IPv6).  On an IPv6 socket that also takes
+ * IPv4 (dual stack), IPv4's option is asked for too where it exists.
  */
 int
 internal_dgram_setup(int fd, int family)
 {
-	int	on = 1;
+	union addr_sa	self;
+	socklen_t	len = sizeof(self);
+	int		on = 1;
 
+	if (getsockname(fd, &self.sa, &len) == 0 &&
+	    (self.sa.sa_family == AF_INET || self.sa.sa_family == AF_INET6))
+		family = self.sa.sa_family;
 	if (family == AF_INET6) {
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
 		    sizeof(on)) == -1)
@@ -896,4 +902,57 @@ internal_dgram(int fd, const char *name, enum inetd_internal kind,
 		dgram_reply(fd, &peer, msg.msg_namelen, &dd, v4, out, outlen);
 	}
 	return i;
+}
+
+static int
+port_cmp(const void *a, const void *b)
+{
+	uint16_t	x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The loop table for internal_dgram(): the UDP port of every listen
+ * address of every datagram service in CF, internal or not, sorted and
+ * without repeats, in *PORTS (free(3) it; NULL when there are none).
+ * -1 if out of memory.
+ */
+int
+internal_udp_ports(const struct conf *cf, uint16_t **ports, size_t *n)
+{
+	const struct svc_conf	*sc;
+	uint16_t		*p = NULL;
+	size_t			 i, j, k = 0, cap = 0;
+	int			 port;
+
+	for (i = 0; i < cf->cf_nsvcs; i++) {
+		sc = cf->cf_svcs[i];
+		if (sc->sc_socktype == SOCK_DGRAM)
+			cap += sc->sc_nlisten;
+	}
+	if (cap > 0 && (p = reallocarray(NULL, cap, sizeof(*p))) == NULL)
+		return -1;
+	for (i = 0; i < cf->cf_nsvcs; i++) {
+		sc = cf->cf_svcs[i];
+		if (sc->sc_socktype != SOCK_DGRAM)
+			continue;
+		for (j = 0; j < sc->sc_nlisten; j++)
+			if ((port = addr_port(&sc->sc_listen[j].lc_addr)) > 0)
+				p[k++] = (uint16_t)port;
+	}
+	if (k > 1) {
+		qsort(p, k, sizeof(*p), port_cmp);
+		for (i = 1, j = 1; i < k; i++)
+			if (p[i] != p[j - 1])
+				p[j++] = p[i];
+		k = j;
+	}
+	if (k == 0) {
+		free(p);
+		p = NULL;
+	}
+	*ports = p;
+	*n = k;
+	return 0;
 }

@@ -479,6 +479,7 @@ void	 internal_stream_abort(struct internal_conn *);
 int	 internal_dgram_setup(int, int);
 int	 internal_dgram(int, const char *, enum inetd_internal,
 	    const uint16_t *, size_t);
+int	 internal_udp_ports(const struct conf *, uint16_t **, size_t *);
 
 /* proxyproto.c */
 #define PROXYPROTO_MAX	232	/* room for any header (v2 UNIX: 16 + 216) */

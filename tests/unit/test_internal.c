@@ -878,6 +878,50 @@ test_dgram_burst(void **state)
 	close(c.u_fd);
 }
 
+/* The loop table: every UDP port of the config, once, sorted. */
+static void
+test_udp_ports(void **state)
+{
+	struct listen_conf	 l1[2], l2[1], l3[1];
+	struct svc_conf		 s1, s2, s3, *svcs[3] = { &s1, &s2, &s3 };
+	struct conf		 cf;
+	uint16_t		*ports;
+	size_t			 n;
+	char			 err[128];
+
+	(void)state;
+	memset(&cf, 0, sizeof(cf));
+	memset(&s1, 0, sizeof(s1));
+	memset(&s2, 0, sizeof(s2));
+	memset(&s3, 0, sizeof(s3));
+	assert_int_equal(addr_parse("127.0.0.1:5353", &l1[0].lc_addr, err,
+	    sizeof(err)), 0);
+	assert_int_equal(addr_parse("7", &l1[1].lc_addr, err, sizeof(err)), 0);
+	assert_int_equal(addr_parse("[::1]:7", &l2[0].lc_addr, err,
+	    sizeof(err)), 0);
+	assert_int_equal(addr_parse("8080", &l3[0].lc_addr, err, sizeof(err)),
+	    0);
+	s1.sc_socktype = s2.sc_socktype = SOCK_DGRAM;
+	s3.sc_socktype = SOCK_STREAM;		/* TCP: not in the table */
+	s1.sc_listen = l1;
+	s1.sc_nlisten = 2;
+	s2.sc_listen = l2;
+	s2.sc_nlisten = 1;
+	s3.sc_listen = l3;
+	s3.sc_nlisten = 1;
+	cf.cf_svcs = svcs;
+	cf.cf_nsvcs = 3;
+	assert_int_equal(internal_udp_ports(&cf, &ports, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ports[0], 7);
+	assert_int_equal(ports[1], 5353);
+	free(ports);
+	cf.cf_nsvcs = 0;
+	assert_int_equal(internal_udp_ports(&cf, &ports, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(ports);
+}
+
 static int
 setup(void **state)
 {
@@ -921,6 +965,7 @@ main(void)
 		cmocka_unit_test(test_dgram_broadcast_v4),
 		cmocka_unit_test(test_dgram_broadcast_dual),
 		cmocka_unit_test(test_dgram_burst),
+		cmocka_unit_test(test_udp_ports),
 	};
 
 	setenv("TZ", "UTC", 0);
