@@ -518,6 +518,17 @@ struct relay *relay_new(struct event_base *, int, int, const void *, size_t,
 void	 relay_free(struct relay *);
 void	 relay_shutdown(void);
 
+/* internal.c */
+struct internal_conn;
+
+struct internal_conn *internal_stream(struct event_base *, int,
+	    enum inetd_internal, void (*)(void *), void *);
+void	 internal_stream_abort(struct internal_conn *);
+int	 internal_dgram_setup(int, int);
+int	 internal_dgram(int, const char *, enum inetd_internal,
+	    const uint16_t *, size_t);
+int	 internal_udp_ports(const struct conf *, uint16_t **, size_t *);
+
 /* proxyproto.c */
 #define PROXYPROTO_MAX	232	/* room for any header (v2 UNIX: 16 + 216) */
 

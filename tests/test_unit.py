@@ -9,7 +9,7 @@ import pytest
 from conftest import BUILDDIR
 
 UNITS = ["test_addr", "test_conf", "test_proxyproto", "test_relay",
-         "test_hostsscan", "test_inetd"]
+         "test_hostsscan", "test_inetd", "test_internal"]
 
 
 @pytest.mark.parametrize("name", UNITS)
