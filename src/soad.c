@@ -272,7 +272,8 @@ main(int argc, char *argv[])
 	struct event	*ev[NHANDLED];
 	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
 	int		 readyfd = -1;
-	size_t		 i, nls = 0, nproxy = 0, nwrap = 0;
+	size_t		 i, nls = 0, nproxy = 0, nwrap = 0, nudp = 0;
+	uint16_t	*udp = NULL;
 	struct rlimit	 rl;
 	sigset_t	 mask;
 
@@ -368,6 +369,9 @@ main(int argc, char *argv[])
 	}
 	accept_init(base);
 	proxy_init(base);
+	if (internal_udp_ports(cf, &udp, &nudp) == -1)
+		fatal("internal_udp_ports");
+	accept_udp_ports(udp, nudp);
 	if (nproxy > 0)
 		relay_init();
 	/* Helpers only if some service is checked. */

@@ -476,6 +476,7 @@ struct conn {
 	struct event		*cn_ev;
 	pid_t			 cn_pid;	/* nowait: its process */
 	struct listener		*cn_dgram;	/* nowait dgram: its socket */
+	struct internal_conn	*cn_ic;		/* internal: served by it */
 	TAILQ_ENTRY(conn)	 cn_entry;
 };
 
@@ -486,15 +487,13 @@ void	 conn_close(struct conn *);
 void	 conn_refuse(struct conn *, const char *);
 void	 accept_log_peer(const struct conn *, char *, size_t);
 void	 accept_close_all(void);
+void	 accept_udp_ports(uint16_t *, size_t);
 size_t	 accept_children(void);
 void	 accept_stop_children(void);
 
 /* nowait.c */
 void	 nowait_start(struct conn *);
 void	 nowait_reaped(struct conn *, int);
-void	 internal_allowed(struct conn *);
-void	 internal_dgram_ready(struct listener *);
-int	 internal_dgram_setup(int, int);
 
 /* proxy.c */
 int	 proxy_init(struct event_base *);
