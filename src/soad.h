@@ -214,6 +214,10 @@ size_t	 conf_nlisteners(const struct svc_conf *);
 struct conf *conf_load(const char *, int, int *);
 struct conf *conf_load_buf(const char *, const char *, size_t, int, int *);
 
+/* conf_inetd.c */
+struct conf *conf_inetd_defaults(void);
+int	 conf_inetd_add(struct conf *, const char *, const char *, int);
+
 /* conftext.c */
 #define CONF_MAX_SIZE	(16 << 20)	/* bytes in a config file */
 
