@@ -862,7 +862,7 @@ CONF_ERRORS = [
      r"tcpwrap.*mode = proxy"),
     ("backend-in-pass", [], ['backend = "127.0.0.1:9000"'],
      r"backend.*mode = proxy"),
-    ("bad-mode", [], ["mode = relay"], r"mode must be pass or proxy"),
+    ("bad-mode", [], ["mode = relay"], r"mode must be pass, proxy or nowait"),
     ("bad-proxy-protocol", [], ["mode = proxy", "proxy-protocol = v3"],
      r"proxy-protocol"),
     ("bad-proxy-protocol-global", ["proxy-protocol = yes"], [],
