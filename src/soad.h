@@ -495,6 +495,10 @@ void	 accept_udp_ports(uint16_t *, size_t);
 size_t	 accept_children(void);
 void	 accept_stop_children(void);
 
+/* srclimit.c */
+const char *srclimit_take(struct conn *, long, long);
+void	 srclimit_drop(struct conn *);
+
 /* nowait.c */
 void	 nowait_start(struct conn *);
 void	 nowait_reaped(struct conn *, int);

@@ -33,10 +33,13 @@ def tcp(port, send=b"", source=None, shut=True):
         s.bind((source, 0))
     s.settimeout(10)
     s.connect(("127.0.0.1", port))
-    if send:
-        s.sendall(send)
-    if shut:
-        s.shutdown(socket.SHUT_WR)
+    try:
+        if send:
+            s.sendall(send)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass            # a refused connection may be gone already
     out = b""
     while True:
         try:

@@ -36,10 +36,13 @@ def talk(port, data=b"", host="127.0.0.1", source=None, timeout=10.0,
         s.bind((source, 0))
     s.settimeout(timeout)
     s.connect((host, port))
-    if data:
-        s.sendall(data)
-    if shut:
-        s.shutdown(socket.SHUT_WR)
+    try:
+        if data:
+            s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass            # a refused connection may be gone already
     out = b""
     while True:
         try:
