@@ -102,8 +102,8 @@ summary_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (lim.dropped > 0)
-		log_warnx("%ld more refused connections not logged (more than "
-		    "%d a second)", lim.dropped, LOG_RATE);
+		log_warnx("%ld more refusal and limit lines not logged (more "
+		    "than %d a second)", lim.dropped, LOG_RATE);
 	lim.dropped = 0;
 }
 
@@ -160,6 +160,7 @@ dgram_cb(evutil_socket_t fd, short what, void *arg)
 		accept_watch(sv, 0);
 	}
 	(void)event_del(ls->ls_ev);
+	ls->ls_busy = 1;
 	nowait_start(cn);
 }
 
@@ -194,7 +195,7 @@ accept_watch(struct service *sv, int on)
 		for (j = 0; j < npaused; j++)
 			if (paused[j] == ls)
 				paused[j] = NULL;
-		if (!on)
+		if (!on || ls->ls_busy)
 			(void)event_del(ls->ls_ev);
 		else if (evtimer_pending(pause_ev, NULL))
 			pause_add(ls);	/* out of fds: armed when it ends */
@@ -207,12 +208,8 @@ accept_watch(struct service *sv, int on)
  * Refusals are logged one line each until a flood: LOG_RATE a second
  * with bursts of LOG_BURST, then one summary a second.
  */
-static void
-log_refusal(const char *fmt, ...)
-    __attribute__((__format__(printf, 1, 2)));
-
-static void
-log_refusal(const char *fmt, ...)
+void
+accept_log_limited(const char *fmt, ...)
 {
 	struct timespec	 now;
 	struct timeval	 tv = { 1, 0 };
@@ -304,11 +301,20 @@ internal_allowed(struct conn *cn)
 	cn->cn_fd = -1;		/* internal.c's now */
 }
 
-/* The mode's part, once the connection is allowed. */
+/*
+ * The mode's part, once the connection is allowed.  Only now does it
+ * count as activity: a connection tcp_wrappers refuses never keeps a
+ * service up or starts it.
+ */
 static void
 conn_allowed(struct conn *cn)
 {
-	const struct svc_conf	*sc = cn->cn_svc->sv_conf;
+	struct service		*sv = cn->cn_svc;
+	const struct svc_conf	*sc = sv->sv_conf;
+
+	cn->cn_ignored = is_ignored(cn);
+	if (!cn->cn_ignored && sv->sv_conns++ == 0)
+		svc_conns_changed(sv);
 
 	if (sc->sc_mode == MODE_PROXY)
 		proxy_allowed(cn);
@@ -349,9 +355,12 @@ conn_close(struct conn *cn)
 	}
 	if (was_full && !sv->sv_full && svc_can_accept(sv))
 		accept_watch(sv, 1);
-	else if (cn->cn_dgram != NULL && svc_can_accept(sv) && !sv->sv_full &&
-	    event_add(cn->cn_dgram->ls_ev, NULL) == -1)
-		fatalx("%s: cannot watch a listener", svc_name(sv));
+	if (cn->cn_dgram != NULL) {
+		cn->cn_dgram->ls_busy = 0;
+		if (svc_can_accept(sv) && !sv->sv_full &&
+		    event_add(cn->cn_dgram->ls_ev, NULL) == -1)
+			fatalx("%s: cannot watch a listener", svc_name(sv));
+	}
 	free(cn);
 }
 
@@ -362,7 +371,8 @@ conn_refuse(struct conn *cn, const char *why)
 	char	peer[INET6_ADDRSTRLEN + 16];
 
 	accept_log_peer(cn, peer, sizeof(peer));
-	log_refusal("%s: refused connection from %s: %s", svc_name(cn->cn_svc),
+	accept_log_limited("%s: refused connection from %s: %s",
+	    svc_name(cn->cn_svc),
 	    peer, why);
 	conn_close(cn);
 }
@@ -406,7 +416,7 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	const struct accept_conf	*ac = sv->sv_conf->sc_accept;
 	struct conn		*cn;
 	const char		*why;
-	int			 on = 1;
+	int			 on = 1, idle = 300, intvl = 30, cnt = 4;
 
 	if ((cn = calloc(1, sizeof(*cn))) == NULL) {
 		close(fd);
@@ -424,7 +434,7 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	if (getsockname(fd, &cn->cn_local.sa, &cn->cn_locallen) == -1)
 		cn->cn_locallen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &cn->cn_since);
-	cn->cn_ignored = 1;	/* not counted as activity until it counts */
+	cn->cn_ignored = 1;	/* no activity until allowed */
 	/* Refusals first: a refused connection is never counted. */
 	if ((why = srclimit_take(cn, ac->ac_maxsrc, ac->ac_ratesrc)) != NULL) {
 		conn_refuse(cn, why);
@@ -435,21 +445,27 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 		return;
 	}
 	cn->cn_counted = 1;
-	cn->cn_ignored = is_ignored(cn);
 	sv->sv_open++;
-	if (!cn->cn_ignored && sv->sv_conns++ == 0)
-		svc_conns_changed(sv);
 	if (at_limit(sv) && !sv->sv_full) {
 		sv->sv_full = 1;
 		accept_watch(sv, 0);
-		log_warnx("%s: %ld connections open (%s); new ones wait until "
-		    "one closes", svc_name(sv), ac->ac_maxconn,
+		accept_log_limited("%s: %ld connections open (%s); new ones "
+		    "wait until one closes", svc_name(sv), ac->ac_maxconn,
 		    sv->sv_conf->sc_mode == MODE_PROXY ? "max-connections" :
 		    "max-children");
 	}
 	if (peer->sa.sa_family != AF_UNIX) {
-		/* A client that vanished must not hold the service up. */
+		/* A client that vanished must not hold the service up: probes
+		 * after 5 idle minutes, given up after 2 more. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+#ifdef TCP_KEEPIDLE
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+		    sizeof(idle));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		    sizeof(intvl));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt,
+		    sizeof(cnt));
+#endif
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
 	if (ac->ac_wrapname == NULL || peer->sa.sa_family == AF_UNIX) {

@@ -258,6 +258,11 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 			fatal("calloc");
 		for (i = 0; i < n; i++)
 			sc->sc_argv[i] = conf_intern(cf, e->ie_argv[i]);
+		/* A tcpd line soad cannot check: tcpd runs and checks it. */
+		if (inetd_runs_tcpd(e)) {
+			sc->sc_server = conf_intern(cf, e->ie_tcpd);
+			sc->sc_argv[0] = conf_intern(cf, e->ie_tcpdarg0);
+		}
 		if (flags & CONF_CHECK_FILES)
 			check_server(sc);
 	}
@@ -282,7 +287,10 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 	}
 	ac->ac_maxconn = e->ie_max_children;
 	ac->ac_maxsrc = e->ie_max_children_per_source;
-	ac->ac_rate = e->ie_max_per_minute;
+	/* inetd's own default (OpenBSD, FreeBSD: 256 a minute), so a
+	 * line that fails at once cannot fork without bound. */
+	ac->ac_rate = e->ie_max_per_minute > 0 ? e->ie_max_per_minute :
+	    INETD_DEFAULT_RATE;
 	ac->ac_ratesrc = e->ie_max_per_minute_per_source;
 	ac->ac_rate_pause = cf->cf_rate_pause;
 	return sc;

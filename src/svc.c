@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,6 +616,25 @@ svc_name(const struct service *sv)
 	return sv->sv_conf->sc_name;
 }
 
+/* Is a connection or datagram waiting on one of the listeners? */
+static int
+svc_readable(const struct service *sv)
+{
+	struct pollfd	pfd;
+	size_t		i;
+
+	for (i = 0; i < sv->sv_nls; i++) {
+		if (sv->sv_ls[i].ls_fd == -1)
+			continue;
+		pfd.fd = sv->sv_ls[i].ls_fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+			return 1;
+	}
+	return 0;
+}
+
 /* An instance was reaped (child.c found it in its registry); freed here. */
 void
 svc_reaped(struct instance *inst, int status)
@@ -648,9 +668,12 @@ svc_reaped(struct instance *inst, int status)
 	else
 		log_warnx("%s: pid %ld %s after %.1f s", name, (long)pid, how,
 		    ran);
-	/* An inetd "wait" server may serve and exit by itself (tftpd). */
+	/* An inetd "wait" server may serve and exit by itself (tftpd);
+	 * one that left its socket readable took nothing: a failed start,
+	 * or it would be started again at once, forever. */
 	if (svc_exiting || ran >= START_GRACE || (clean &&
-	    (sv->sv_conf->sc_inetd || sv->sv_conf->sc_socktype == SOCK_DGRAM))) {
+	    (sv->sv_conf->sc_inetd || sv->sv_conf->sc_socktype == SOCK_DGRAM) &&
+	    !svc_readable(sv))) {
 		sv->sv_failures = 0;
 		svc_enter(sv, SVC_IDLE, 0);
 	} else

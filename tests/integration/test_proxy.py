@@ -527,7 +527,7 @@ def test_refusal_flood_is_rate_limited_and_accounted(soad):
     def total():
         lines = len(refusals(soad))
         summed = sum(int(n) for n in re.findall(
-            r"^soad: (\d+) more refused connections not logged",
+            r"^soad: (\d+) more refusal and limit lines not logged",
             soad.log(), re.M))
         return lines, summed
     retry(lambda: sum(total()) == 300, timeout=10, interval=0.1,
@@ -1310,7 +1310,7 @@ def test_soak_with_tcpwrap_checks_and_refusals(soad, tmp_path):
         lines = len([1 for a, _ in refusals(soad)
                      if a.startswith("127.0.0.9:")])
         return lines + sum(int(n) for n in re.findall(
-            r"^soad: (\d+) more refused connections not logged",
+            r"^soad: (\d+) more refusal and limit lines not logged",
             soad.log(), re.M))
     retry(lambda: accounted() == 500, what="500 refusals in the log")
     assert all(a.startswith("127.0.0.9:") for a, _ in refusals(soad))
