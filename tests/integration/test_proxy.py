@@ -478,6 +478,35 @@ def test_tcpwrap_refusal_is_one_line_and_starts_nothing(soad, tmp_path):
     assert len(refusals(soad)) == 3
 
 
+def test_refused_clients_do_not_keep_the_service_up(soad, tmp_path):
+    """Connections hosts.deny refuses are not activity: a stream of them
+    neither keeps a running service up past its timeout nor restarts
+    it."""
+    allow, deny = tmp_path / "hosts.allow", tmp_path / "hosts.deny"
+    allow.write_text("blog: 127.0.0.1\n")
+    deny.write_text("blog: ALL\n")
+    port = free_port()
+    soad.start('hosts-allow = "%s"\nhosts-deny = "%s"\ntimeout = 1\n'
+               % (allow, deny) +
+               section(listen=("127.0.0.1:%d" % port,),
+                       extra="  tcpwrap = yes\n  tcpwrap-name = blog"))
+    s = connect(("127.0.0.1", port), "127.0.0.1")
+    echo(s, b"allowed\n")
+    s.close()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 3.5:
+        d = connect(("127.0.0.1", port), "127.0.0.2")
+        try:
+            d.recv(10)
+        except OSError:
+            pass
+        d.close()
+        time.sleep(0.2)
+    # Stopped about a second after the allowed client left, not kept up.
+    soad.wait_log(r"px: idle for 1 s, stopping pid", timeout=1)
+    assert len(soad.pids("px")) == 1
+
+
 def test_refused_connection_does_not_count_toward_max_connections(soad):
     """max-connections = 2, max-connections-per-source = 1: a second
     client from 127.0.0.1 is refused for its source; it must neither make
