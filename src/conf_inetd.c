@@ -46,16 +46,6 @@ struct name {
 	size_t		 nm_idx;	/* group index, if nm_line != 0 */
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
-		fatal("strdup");
-	return p;
-}
-
 /*
  * A struct conf with the built-in global settings and no service: what
  * -i without -f adds its services to.
@@ -124,18 +114,6 @@ check_names(const struct conf *cf, const char *sfile,
 				    v[i].nm_line);
 		}
 	free(v);
-}
-
-/* A daemon name as hosts_access(5) lists them: no blanks, ':' or ','. */
-static int
-valid_wrapname(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 64)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isgraph((unsigned char)*s) || *s == ':' || *s == ',')
-			return 0;
-	return 1;
 }
 
 /* The server of SC: a warning only, the line still runs (see above). */
@@ -278,7 +256,7 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 		fatal("calloc");
 	sc->sc_accept = ac;
 	if (inetd_is_checked(e)) {
-		if (!valid_wrapname(e->ie_wrapname))
+		if (!conf_valid_wrapname(e->ie_wrapname))
 			conf_error(e->ie_line, "service %s: \"%s\" cannot be a "
 			    "hosts.allow daemon name (1 to 64 characters "
 			    "without blanks, ':' or ',')", sc->sc_name,

@@ -82,18 +82,6 @@ struct line {
 	int			 proto_dual;
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if (s == NULL)
-		return NULL;
-	if ((p = strdup(s)) == NULL)
-		fatal("strdup");
-	return p;
-}
-
 const char *
 inetd_internal_name(enum inetd_internal k)
 {

@@ -187,6 +187,8 @@ struct conf {
 typedef void (*conf_sink_fn)(const char *, int, const char *);
 
 void	 conf_set_sink(conf_sink_fn);
+char	*xstrdup(const char *);
+int	 conf_valid_wrapname(const char *);
 char	*conf_intern(struct conf *, const char *);
 char	**conf_argv_of(struct conf *, char *);
 extern char *conf_nostrings[1];
