@@ -43,6 +43,7 @@ static void	svc_enter(struct service *, enum svc_state, long);
 static void	svc_timer(evutil_socket_t, short, void *);
 static pid_t	svc_pid(const struct service *);
 static void	svc_start(struct service *);
+static int	svc_readable(const struct service *);
 
 int
 svc_init(struct event_base *base)
@@ -396,6 +397,16 @@ counted:
 		arm(sv, (double)sc->sc_timeout - idle);
 		return;
 	}
+	/* Connections (or datagrams) waiting to be taken are not idleness:
+	 * a service still starting has not accepted them yet, and a waiting
+	 * UNIX connection is not always in the count. */
+	if (sc->sc_mode == MODE_PASS && svc_readable(sv)) {
+		log_debug("%s: connections wait to be accepted, not idle",
+		    sc->sc_name);
+		svc_now(&sv->sv_active);
+		arm(sv, (double)sc->sc_timeout);
+		return;
+	}
 	if (sc->sc_mode == MODE_PASS && sc->sc_socktype == SOCK_STREAM &&
 	    (n = open_conns(sv)) > 0) {
 		log_debug("%s: %d connections open, not idle", sc->sc_name, n);
@@ -617,7 +628,10 @@ svc_readable(const struct service *sv)
 		pfd.fd = sv->sv_ls[i].ls_fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+		/* A listener a service shut down polls as readable and
+		 * hung up: nothing waits there. */
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) &&
+		    !(pfd.revents & (POLLHUP | POLLERR)))
 			return 1;
 	}
 	return 0;
