@@ -56,6 +56,8 @@ static struct event		*pause_ev;
 static struct listener	       **paused;
 static size_t			 npaused, pausedsize;
 static int			 pause_logged;
+static uint16_t			*udp_ports;	/* of every UDP service */
+static size_t			 nudp_ports;
 static struct event		*kill_ev;
 static struct {
 	double		 tokens;
@@ -146,7 +148,9 @@ dgram_cb(evutil_socket_t fd, short what, void *arg)
 	if (!svc_can_accept(sv) || sv->sv_full)
 		return;
 	if (sv->sv_conf->sc_internal != INETD_EXTERNAL) {
-		internal_dgram_ready(ls);
+		(void)internal_dgram((int)fd, svc_name(sv),
+		    (enum inetd_internal)sv->sv_conf->sc_internal, udp_ports,
+		    nudp_ports);
 		return;
 	}
 	if (sv->sv_conf->sc_accept->ac_rate > 0 &&
@@ -399,6 +403,30 @@ at_limit(const struct service *sv)
 	return max > 0 && sv->sv_open >= max;
 }
 
+static void
+internal_done(void *arg)
+{
+	struct conn	*cn = arg;
+
+	cn->cn_ic = NULL;	/* it closed the connection */
+	cn->cn_fd = -1;
+	conn_close(cn);
+}
+
+/* An internal service: the master serves the connection itself. */
+static void
+internal_allowed(struct conn *cn)
+{
+	cn->cn_ic = internal_stream(acc_base, cn->cn_fd,
+	    (enum inetd_internal)cn->cn_svc->sv_conf->sc_internal,
+	    internal_done, cn);
+	if (cn->cn_ic == NULL) {
+		conn_refuse(cn, "cannot serve it");
+		return;
+	}
+	cn->cn_fd = -1;		/* internal.c's now */
+}
+
 /* The mode's part, once the connection is allowed. */
 static void
 conn_allowed(struct conn *cn)
@@ -423,6 +451,8 @@ conn_close(struct conn *cn)
 	TAILQ_REMOVE(&acc_conns, cn, cn_entry);
 	if (cn->cn_wrap != NULL)
 		wrap_cancel(cn->cn_wrap);
+	if (cn->cn_ic != NULL)
+		internal_stream_abort(cn->cn_ic);	/* closes it */
 	proxy_conn_free(cn);
 	if (cn->cn_fd != -1)
 		close(cn->cn_fd);
@@ -606,6 +636,16 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* The UDP ports of the configuration, for internal services' loop check;
+ * the table is ours from now on. */
+void
+accept_udp_ports(uint16_t *ports, size_t n)
+{
+	free(udp_ports);
+	udp_ports = ports;
+	nudp_ports = n;
+}
+
 /* At exit: every connection in progress is closed. */
 void
 accept_close_all(void)
@@ -621,6 +661,8 @@ accept_close_all(void)
 	if (kill_ev != NULL)
 		event_free(kill_ev);
 	free(paused);
+	free(udp_ports);
+	udp_ports = NULL;
 	pause_ev = lim.ev = kill_ev = NULL;
 }
 

@@ -204,10 +204,10 @@ inetd_warn_unsupported(const struct inetd_entry *e)
 	if (e->ie_tcpwrap && !inetd_is_checked(e)) {
 		if (inetd_is_pass(e) && e->ie_socktype == SOCK_STREAM)
 			conf_warning(e->ie_line, "tcpd on a wait stream line "
-			    "has no connection to check; not converted");
+			    "has no connection to check; not checked");
 		else if (e->ie_socktype == SOCK_DGRAM)
 			conf_warning(e->ie_line, "tcpd on a dgram line: soad "
-			    "checks stream connections only; not converted");
+			    "checks stream connections only; not checked");
 		else
 			conf_warning(e->ie_line, "tcpd: soad was built without "
 			    "libwrap; connections are not checked");
@@ -216,7 +216,7 @@ inetd_warn_unsupported(const struct inetd_entry *e)
 	    e->ie_max_per_minute || e->ie_max_per_minute_per_source ||
 	    e->ie_max_children_per_source))
 		conf_warning(e->ie_line, "limits on a wait line have no "
-		    "soad.conf key; not converted");
+		    "soad.conf key; ignored");
 #ifdef HAVE_LOGIN_CAP_H
 	if (e->ie_class != NULL)
 		conf_warning(e->ie_line, "login class \"%s\" has no soad.conf "

@@ -722,6 +722,11 @@ dgram_peer_fmt(const union addr_sa *peer, char *buf, size_t len)
 	if (peer->sa.sa_family == AF_INET) {
 		inet_ntop(AF_INET, &peer->sin.sin_addr, a, sizeof(a));
 		snprintf(buf, len, "%s:%u", a, ntohs(peer->sin.sin_port));
+	} else if (peer->sa.sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&peer->sin6.sin6_addr)) {
+		inet_ntop(AF_INET, peer->sin6.sin6_addr.s6_addr + 12, a,
+		    sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(peer->sin6.sin6_port));
 	} else if (peer->sa.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &peer->sin6.sin6_addr, a, sizeof(a));
 		snprintf(buf, len, "[%s]:%u", a, ntohs(peer->sin6.sin6_port));

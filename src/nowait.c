@@ -22,8 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "soad.h"
 
 /* REMOTE_ADDR and REMOTE_PORT, as systemd's Accept=yes sets them. */
@@ -112,25 +110,4 @@ nowait_reaped(struct conn *cn, int status)
 		    svc_name(cn->cn_svc), pid, peer,
 		    WEXITSTATUS(status));
 	conn_close(cn);
-}
-
-/* Until internal.c lands: refused. */
-void
-internal_allowed(struct conn *cn)
-{
-	conn_refuse(cn, "internal services are not built in");
-}
-
-void
-internal_dgram_ready(struct listener *ls)
-{
-	(void)event_del(ls->ls_ev);
-}
-
-int
-internal_dgram_setup(int fd, int family)
-{
-	(void)fd;
-	(void)family;
-	return 0;
 }

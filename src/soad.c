@@ -49,7 +49,8 @@ static int		 pidfd = -1;
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: soad [-dnv] [-f file] [-p pidfile]\n"
+	fprintf(stderr, "usage: soad [-dnv] [-f file] [-i inetd.conf] "
+	    "[-p pidfile]\n"
 	    "       soad -C inetd.conf\n");
 	exit(EXIT_USAGE);
 }
@@ -264,19 +265,54 @@ nofile_check(const struct conf *cf)
 		    "%ld)", (unsigned long long)rl.rlim_max, need, need);
 }
 
+/*
+ * The configuration: soad.conf FILE, or with -i the inetd.conf IFILE
+ * added to soad.conf (if -f gave one: then it may hold only global
+ * settings) or to the built-in globals.  Both files are checked, even if
+ * the first has errors; *nerr gets the number of errors of both.
+ */
+static struct conf *
+config_load(const char *file, int fset, const char *ifile, int flags,
+    int *nerr)
+{
+	struct conf	*cf, *tmp;
+	int		 n;
+
+	if (ifile == NULL)
+		return conf_load(file, flags, nerr);
+	*nerr = 0;
+	if (!fset)
+		cf = conf_inetd_defaults();
+	else if ((cf = conf_load(file, flags | CONF_GLOBALS_ONLY, nerr)) ==
+	    NULL) {
+		tmp = conf_inetd_defaults();
+		*nerr += conf_inetd_add(tmp, file, ifile, flags);
+		conf_free(tmp);
+		return NULL;
+	}
+	if ((n = conf_inetd_add(cf, fset ? file : NULL, ifile, flags)) > 0) {
+		*nerr += n;
+		conf_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*file = SYSCONFDIR "/soad.conf", *convert = NULL;
+	const char	*ifile = NULL;
 	struct conf	*cf;
 	struct event	*ev[NHANDLED];
-	int		 ch, debug = 0, check = 0, verbose = 0, nerr;
+	int		 ch, debug = 0, check = 0, verbose = 0, nerr, fset = 0;
 	int		 readyfd = -1;
-	size_t		 i, nls = 0, nproxy = 0, nwrap = 0;
+	size_t		 i, nls = 0, nproxy = 0, nwrap = 0, nudp = 0;
+	uint16_t	*udp = NULL;
 	struct rlimit	 rl;
 	sigset_t	 mask;
 
-	while ((ch = getopt(argc, argv, "C:df:np:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:df:i:np:v")) != -1) {
 		switch (ch) {
 		case 'C':
 			convert = optarg;
@@ -286,6 +322,10 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			file = optarg;
+			fset = 1;
+			break;
+		case 'i':
+			ifile = optarg;
 			break;
 		case 'n':
 			check = 1;
@@ -325,7 +365,7 @@ main(int argc, char *argv[])
 		}
 		exit(0);
 	}
-	if ((cf = conf_load(file, CONF_CHECK_FILES |
+	if ((cf = config_load(file, fset, ifile, CONF_CHECK_FILES |
 	    (check ? CONF_CHECK_SOCKETS : 0), &nerr)) == NULL) {
 		fprintf(stderr, "soad: %d configuration error%s found\n",
 		    nerr, nerr == 1 ? "" : "s");
@@ -368,6 +408,9 @@ main(int argc, char *argv[])
 	}
 	accept_init(base);
 	proxy_init(base);
+	if (internal_udp_ports(cf, &udp, &nudp) == -1)
+		fatal("internal_udp_ports");
+	accept_udp_ports(udp, nudp);
 	if (nproxy > 0)
 		relay_init();
 	/* Helpers only if some service is checked. */
@@ -381,8 +424,10 @@ main(int argc, char *argv[])
 	for (i = 0; i < cf->cf_nsvcs; i++)
 		svc_bind(svc_create(cf->cf_svcs[i]));
 	listener_reserve(0);
-	log_info("started with %zu service%s from %s (%s)", cf->cf_nsvcs,
-	    cf->cf_nsvcs == 1 ? "" : "s", file, event_base_get_method(base));
+	log_info("started with %zu service%s from %s%s%s (%s)", cf->cf_nsvcs,
+	    cf->cf_nsvcs == 1 ? "" : "s", ifile == NULL || fset ? file : "",
+	    ifile != NULL && fset ? " and " : "", ifile != NULL ? ifile : "",
+	    event_base_get_method(base));
 	daemon_ready(readyfd);
 #ifdef __GLIBC__
 	/* libconfuse's parse peak (a copy of the option table per section)

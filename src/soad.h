@@ -214,6 +214,10 @@ size_t	 conf_nlisteners(const struct svc_conf *);
 struct conf *conf_load(const char *, int, int *);
 struct conf *conf_load_buf(const char *, const char *, size_t, int, int *);
 
+/* conf_inetd.c */
+struct conf *conf_inetd_defaults(void);
+int	 conf_inetd_add(struct conf *, const char *, const char *, int);
+
 /* conftext.c */
 #define CONF_MAX_SIZE	(16 << 20)	/* bytes in a config file */
 
@@ -476,6 +480,7 @@ struct conn {
 	struct event		*cn_ev;
 	pid_t			 cn_pid;	/* nowait: its process */
 	struct listener		*cn_dgram;	/* nowait dgram: its socket */
+	struct internal_conn	*cn_ic;		/* internal: served by it */
 	TAILQ_ENTRY(conn)	 cn_entry;
 };
 
@@ -486,15 +491,13 @@ void	 conn_close(struct conn *);
 void	 conn_refuse(struct conn *, const char *);
 void	 accept_log_peer(const struct conn *, char *, size_t);
 void	 accept_close_all(void);
+void	 accept_udp_ports(uint16_t *, size_t);
 size_t	 accept_children(void);
 void	 accept_stop_children(void);
 
 /* nowait.c */
 void	 nowait_start(struct conn *);
 void	 nowait_reaped(struct conn *, int);
-void	 internal_allowed(struct conn *);
-void	 internal_dgram_ready(struct listener *);
-int	 internal_dgram_setup(int, int);
 
 /* proxy.c */
 int	 proxy_init(struct event_base *);

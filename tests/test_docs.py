@@ -136,4 +136,5 @@ def test_synopsis_parser_sees_a_difference():
     text = read(MAN8).replace(".Op Fl dnv", ".Op Fl dv", 1)
     assert synopsis_words(text) != synopsis_words(read(MAN8))
     assert synopsis_words(read(MAN8)) == [
-        "soad", "[-dnv]", "[-f", "file]", "[-p", "pidfile]"]
+        "soad", "[-dnv]", "[-f", "file]", "[-i", "inetd.conf]", "[-p",
+        "pidfile]"]

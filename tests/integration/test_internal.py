@@ -86,9 +86,11 @@ def udp_all(soad):
 
 
 def tcp_read_all(port, send=b"", timeout=10.0):
+    """Send SEND, then EOF; everything the service sends until its EOF."""
     with socket.create_connection(("127.0.0.1", port), timeout) as s:
         if send:
             s.sendall(send)
+        s.shutdown(socket.SHUT_WR)
         data = b""
         while True:
             chunk = s.recv(65536)

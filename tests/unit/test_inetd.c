@@ -570,6 +570,159 @@ test_convert_parses(void **state)
 	free(out);
 }
 
+
+/* TEXT written to a temp file and added (-i) to CF; messages in msgs. */
+static int
+add_inetd(struct conf *cf, const char *sfile, const char *text)
+{
+	char	 path[] = "/tmp/soad-unit-inetd-XXXXXX";
+	FILE	*f;
+	int	 fd, nerr;
+
+	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL)
+		fail_msg("mkstemp");
+	fputs(text, f);
+	fclose(f);
+	free(msgs);
+	msgs = NULL;
+	msglen = 0;
+	conf_set_sink(collect);
+	nerr = conf_inetd_add(cf, sfile, path, CONF_CHECK_FILES);
+	conf_set_sink(NULL);
+	unlink(path);
+	if (msgs == NULL && (msgs = strdup("")) == NULL)
+		fail_msg("strdup");
+	return nerr;
+}
+
+/* -i: each kind of line becomes the service soad -C would make. */
+static void
+test_inetd_services(void **state)
+{
+	struct conf		*cf;
+	struct svc_conf		*sc;
+	struct accept_conf	*ac;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();		/* the lines switch users */
+	cf = conf_inetd_defaults();
+	assert_int_equal(add_inetd(cf, NULL,
+	    "echo stream tcp nowait root internal\n"
+	    "echo dgram udp wait root internal\n"
+	    "finger stream tcp nowait/4/3/2 nobody /usr/sbin/tcpd /bin/cat "
+	    "-u\n"
+	    "tftp dgram udp wait nobody:nogroup /bin/cat cat /srv\n"
+	    "9418 stream tcp wait daemon /bin/true git daemon\n"
+	    "5000 dgram udp nowait.7 nobody /bin/true x\n"), 0);
+	assert_string_equal(msgs, "");
+	assert_int_equal(cf->cf_nsvcs, 6);
+
+	sc = cf->cf_svcs[0];
+	assert_string_equal(sc->sc_name, "echo-tcp");
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_internal, INETD_ECHO);
+	assert_int_equal(sc->sc_socktype, SOCK_STREAM);
+	assert_int_equal(sc->sc_inetd, 1);
+	assert_null(sc->sc_server);
+	assert_null(sc->sc_argv[0]);
+	assert_int_equal(sc->sc_setuser, 0);
+	assert_int_equal(sc->sc_timeout, 300);
+	assert_int_equal(sc->sc_nlisten, 1);
+	assert_int_equal(addr_port(&sc->sc_listen[0].lc_addr), 7);
+	assert_string_equal(sc->sc_accept->ac_wrapname, "echo");
+	assert_int_equal(sc->sc_accept->ac_rate_pause, 600);
+
+	sc = cf->cf_svcs[1];
+	assert_string_equal(sc->sc_name, "echo-udp");
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_socktype, SOCK_DGRAM);
+	assert_null(sc->sc_accept->ac_wrapname);
+
+	sc = cf->cf_svcs[2];
+	assert_string_equal(sc->sc_name, "finger");
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_fd0, 0);
+	assert_string_equal(sc->sc_server, "/bin/cat");
+	assert_argv(sc->sc_argv, "cat", "-u", NULL);
+	assert_int_equal(sc->sc_setuser, 1);
+	assert_string_equal(sc->sc_user, "nobody");
+	ac = sc->sc_accept;
+	assert_string_equal(ac->ac_wrapname, "cat");
+	assert_int_equal(ac->ac_maxconn, 4);
+	assert_int_equal(ac->ac_ratesrc, 3);
+	assert_int_equal(ac->ac_maxsrc, 2);
+	assert_int_equal(ac->ac_rate, 0);
+
+	sc = cf->cf_svcs[3];
+	assert_string_equal(sc->sc_name, "tftp");
+	assert_int_equal(sc->sc_mode, MODE_PASS);
+	assert_int_equal(sc->sc_socktype, SOCK_DGRAM);
+	assert_int_equal(sc->sc_fd0, 1);
+	assert_null(sc->sc_accept);
+	assert_string_equal(sc->sc_user, "nobody");
+
+	sc = cf->cf_svcs[4];
+	assert_string_equal(sc->sc_name, "9418");
+	assert_int_equal(sc->sc_mode, MODE_PASS);
+	assert_int_equal(sc->sc_socktype, SOCK_STREAM);
+	assert_int_equal(sc->sc_fd0, 1);
+	assert_int_equal(sc->sc_inetd, 1);
+	assert_argv(sc->sc_argv, "git", "daemon", NULL);
+
+	sc = cf->cf_svcs[5];
+	assert_int_equal(sc->sc_mode, MODE_NOWAIT);
+	assert_int_equal(sc->sc_socktype, SOCK_DGRAM);
+	assert_null(sc->sc_accept->ac_wrapname);
+	assert_int_equal(sc->sc_accept->ac_rate, 7);
+	conf_free(cf);
+}
+
+/* -i with -f: soad.conf's globals, its names and addresses taken. */
+static void
+test_inetd_with_soad_conf(void **state)
+{
+	static const char text[] = "timeout = 0\nrate-pause = 5\n"
+	    "service echo-tcp { listen = \"7007\" internal = echo }\n"
+	    "service d { listen = \"79\" internal = daytime }\n";
+	struct conf	*cf;
+	int		 nerr;
+
+	(void)state;
+	cf = conf_load_buf("s.conf", text, strlen(text), CONF_GLOBALS_ONLY,
+	    &nerr);
+	assert_non_null(cf);
+	assert_int_equal(add_inetd(cf, "s.conf",
+	    "echo stream tcp nowait root internal\n"
+	    "echo dgram udp wait root internal\n"
+	    "daytime dgram udp wait root internal\n"
+	    "finger stream tcp nowait root /nonexistent/fingerd fingerd\n"
+	    "time stream tcp wait root /usr/sbin/tcpd /bin/true\n"), 2);
+	assert_string_equal(msgs,
+	    "1: service echo-tcp is already defined in s.conf; rename that "
+	    "section\n"
+	    "4: warning: service finger: server /nonexistent/fingerd: No such "
+	    "file or directory; every connection fails until it is "
+	    "installed\n"
+	    "4: service finger: address *:79 is already used by service d\n"
+	    "5: warning: tcpd on a wait stream line has no connection to "
+	    "check; not checked\n");
+	conf_free(cf);
+
+	cf = conf_load_buf("s.conf", text, 26, CONF_GLOBALS_ONLY, &nerr);
+	assert_int_equal(add_inetd(cf, "s.conf",
+	    "echo dgram udp wait root internal\n"), 0);
+	assert_int_equal(cf->cf_nsvcs, 1);
+	assert_int_equal(cf->cf_svcs[0]->sc_timeout, 0);
+	assert_int_equal(cf->cf_svcs[0]->sc_accept->ac_rate_pause, 5);
+	conf_free(cf);
+
+	cf = conf_inetd_defaults();
+	assert_int_equal(add_inetd(cf, NULL, "# nothing\n"), 1);
+	assert_string_equal(msgs, "0: no service defined\n");
+	conf_free(cf);
+}
+
 static int
 teardown(void **state)
 {
@@ -593,6 +746,8 @@ main(void)
 		cmocka_unit_test_teardown(test_convert, teardown),
 		cmocka_unit_test_teardown(test_convert_quoting, teardown),
 		cmocka_unit_test_teardown(test_convert_parses, teardown),
+		cmocka_unit_test_teardown(test_inetd_services, teardown),
+		cmocka_unit_test_teardown(test_inetd_with_soad_conf, teardown),
 	};
 
 	log_init(1, 0);
