@@ -35,23 +35,11 @@
 
 #define ACCEPT_BURST	64	/* accepts per readiness callback */
 #define PAUSE_MS	250	/* out of fds: accepting pauses this long */
-#define SRC_BUCKETS	4096
 #define LOG_RATE	20	/* refusal lines a second, sustained */
 #define LOG_BURST	100
 
-/* Connections open from one client address to one service. */
-struct srcent {
-	struct srcent		*se_next;
-	const struct service	*se_svc;
-	int			 se_n;		/* open */
-	long			 se_r;		/* started in the minute */
-	time_t			 se_t;		/* ... that began then */
-	unsigned char		 se_addr[16];	/* IPv4 as mapped IPv6 */
-};
-
 static struct event_base	*acc_base;
 static TAILQ_HEAD(, conn)	 acc_conns = TAILQ_HEAD_INITIALIZER(acc_conns);
-static struct srcent		*src_tab[SRC_BUCKETS];
 static struct event		*pause_ev;
 static struct listener	       **paused;
 static size_t			 npaused, pausedsize;
@@ -114,8 +102,8 @@ summary_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (lim.dropped > 0)
-		log_warnx("%ld more refused connections not logged (more than "
-		    "%d a second)", lim.dropped, LOG_RATE);
+		log_warnx("%ld more refusal and limit lines not logged (more "
+		    "than %d a second)", lim.dropped, LOG_RATE);
 	lim.dropped = 0;
 }
 
@@ -172,6 +160,7 @@ dgram_cb(evutil_socket_t fd, short what, void *arg)
 		accept_watch(sv, 0);
 	}
 	(void)event_del(ls->ls_ev);
+	ls->ls_busy = 1;
 	nowait_start(cn);
 }
 
@@ -206,7 +195,7 @@ accept_watch(struct service *sv, int on)
 		for (j = 0; j < npaused; j++)
 			if (paused[j] == ls)
 				paused[j] = NULL;
-		if (!on)
+		if (!on || ls->ls_busy)
 			(void)event_del(ls->ls_ev);
 		else if (evtimer_pending(pause_ev, NULL))
 			pause_add(ls);	/* out of fds: armed when it ends */
@@ -219,12 +208,8 @@ accept_watch(struct service *sv, int on)
  * Refusals are logged one line each until a flood: LOG_RATE a second
  * with bursts of LOG_BURST, then one summary a second.
  */
-static void
-log_refusal(const char *fmt, ...)
-    __attribute__((__format__(printf, 1, 2)));
-
-static void
-log_refusal(const char *fmt, ...)
+void
+accept_log_limited(const char *fmt, ...)
 {
 	struct timespec	 now;
 	struct timeval	 tv = { 1, 0 };
@@ -269,117 +254,6 @@ accept_log_peer(const struct conn *cn, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
 	} else
 		snprintf(buf, len, "local");
-}
-
-/* The client's address as a mapped IPv6 key; 0 for UNIX clients. */
-static int
-src_key(const struct conn *cn, unsigned char key[16])
-{
-	memset(key, 0, 16);
-	if (cn->cn_peer.sa.sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &cn->cn_peer.sin.sin_addr, 4);
-		return 1;
-	}
-	if (cn->cn_peer.sa.sa_family == AF_INET6) {
-		memcpy(key, &cn->cn_peer.sin6.sin6_addr, 16);
-		return 1;
-	}
-	return 0;
-}
-
-static size_t
-src_hash(const struct service *sv, const unsigned char key[16])
-{
-	uint64_t	h = (uint64_t)(uintptr_t)sv * 0x9e3779b97f4a7c15ULL;
-	size_t		i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 0x100000001b3ULL;
-	return (size_t)(h ^ (h >> 29)) & (SRC_BUCKETS - 1);
-}
-
-static int
-src_expired(const struct srcent *se, time_t now)
-{
-	return se->se_n == 0 && now - se->se_t >= 60;
-}
-
-/*
- * Count CN against its source: open connections against MAX and starts
- * in the current minute against RATE (0: no limit).  Returns NULL, or
- * why the source is over.  An entry outlives its connections while its
- * minute runs; expired ones are dropped as their chain is walked.
- */
-static const char *
-src_take(struct conn *cn, long max, long rate)
-{
-	unsigned char	  key[16];
-	struct srcent	 *se, **pp;
-	time_t		  now = cn->cn_since.tv_sec;
-	size_t		  h;
-
-	if ((max <= 0 && rate <= 0) || !src_key(cn, key))
-		return NULL;
-	h = src_hash(cn->cn_svc, key);
-	for (pp = &src_tab[h]; (se = *pp) != NULL; ) {
-		if (se->se_svc == cn->cn_svc &&
-		    memcmp(se->se_addr, key, 16) == 0)
-			break;
-		if (src_expired(se, now)) {
-			*pp = se->se_next;
-			free(se);
-		} else
-			pp = &se->se_next;
-	}
-	if (se == NULL) {
-		if ((se = calloc(1, sizeof(*se))) == NULL)
-			return "out of memory";
-		se->se_svc = cn->cn_svc;
-		memcpy(se->se_addr, key, 16);
-		se->se_t = now;
-		se->se_next = src_tab[h];
-		src_tab[h] = se;
-	}
-	if (now - se->se_t >= 60) {
-		se->se_t = now;
-		se->se_r = 0;
-	}
-	/* The key that set the limit names it. */
-	if (max > 0 && se->se_n >= max)
-		return cn->cn_svc->sv_conf->sc_mode == MODE_PROXY ?
-		    "over max-connections-per-source" :
-		    "over max-children-per-source";
-	if (rate > 0 && se->se_r >= rate)
-		return "over max-per-minute-per-source";
-	se->se_n++;
-	se->se_r++;
-	cn->cn_src = se;
-	return NULL;
-}
-
-static void
-src_drop(struct conn *cn)
-{
-	struct srcent	*se = cn->cn_src, **pp;
-	unsigned char	 key[16];
-	struct timespec	 now;
-
-	if (se == NULL)
-		return;
-	cn->cn_src = NULL;
-	se->se_n--;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!src_expired(se, now.tv_sec))
-		return;
-	memcpy(key, se->se_addr, 16);
-	for (pp = &src_tab[src_hash(se->se_svc, key)]; *pp != NULL;
-	    pp = &(*pp)->se_next)
-		if (*pp == se) {
-			*pp = se->se_next;
-			break;
-		}
-	free(se);
 }
 
 static int
@@ -427,11 +301,20 @@ internal_allowed(struct conn *cn)
 	cn->cn_fd = -1;		/* internal.c's now */
 }
 
-/* The mode's part, once the connection is allowed. */
+/*
+ * The mode's part, once the connection is allowed.  Only now does it
+ * count as activity: a connection tcp_wrappers refuses never keeps a
+ * service up or starts it.
+ */
 static void
 conn_allowed(struct conn *cn)
 {
-	const struct svc_conf	*sc = cn->cn_svc->sv_conf;
+	struct service		*sv = cn->cn_svc;
+	const struct svc_conf	*sc = sv->sv_conf;
+
+	cn->cn_ignored = is_ignored(cn);
+	if (!cn->cn_ignored && sv->sv_conns++ == 0)
+		svc_conns_changed(sv);
 
 	if (sc->sc_mode == MODE_PROXY)
 		proxy_allowed(cn);
@@ -456,7 +339,7 @@ conn_close(struct conn *cn)
 	proxy_conn_free(cn);
 	if (cn->cn_fd != -1)
 		close(cn->cn_fd);
-	src_drop(cn);
+	srclimit_drop(cn);
 	if (!cn->cn_counted) {
 		free(cn);
 		return;
@@ -472,9 +355,12 @@ conn_close(struct conn *cn)
 	}
 	if (was_full && !sv->sv_full && svc_can_accept(sv))
 		accept_watch(sv, 1);
-	else if (cn->cn_dgram != NULL && svc_can_accept(sv) && !sv->sv_full &&
-	    event_add(cn->cn_dgram->ls_ev, NULL) == -1)
-		fatalx("%s: cannot watch a listener", svc_name(sv));
+	if (cn->cn_dgram != NULL) {
+		cn->cn_dgram->ls_busy = 0;
+		if (svc_can_accept(sv) && !sv->sv_full &&
+		    event_add(cn->cn_dgram->ls_ev, NULL) == -1)
+			fatalx("%s: cannot watch a listener", svc_name(sv));
+	}
 	free(cn);
 }
 
@@ -485,7 +371,8 @@ conn_refuse(struct conn *cn, const char *why)
 	char	peer[INET6_ADDRSTRLEN + 16];
 
 	accept_log_peer(cn, peer, sizeof(peer));
-	log_refusal("%s: refused connection from %s: %s", svc_name(cn->cn_svc),
+	accept_log_limited("%s: refused connection from %s: %s",
+	    svc_name(cn->cn_svc),
 	    peer, why);
 	conn_close(cn);
 }
@@ -529,7 +416,7 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	const struct accept_conf	*ac = sv->sv_conf->sc_accept;
 	struct conn		*cn;
 	const char		*why;
-	int			 on = 1;
+	int			 on = 1, idle = 300, intvl = 30, cnt = 4;
 
 	if ((cn = calloc(1, sizeof(*cn))) == NULL) {
 		close(fd);
@@ -547,9 +434,9 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	if (getsockname(fd, &cn->cn_local.sa, &cn->cn_locallen) == -1)
 		cn->cn_locallen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &cn->cn_since);
-	cn->cn_ignored = 1;	/* not counted as activity until it counts */
+	cn->cn_ignored = 1;	/* no activity until allowed */
 	/* Refusals first: a refused connection is never counted. */
-	if ((why = src_take(cn, ac->ac_maxsrc, ac->ac_ratesrc)) != NULL) {
+	if ((why = srclimit_take(cn, ac->ac_maxsrc, ac->ac_ratesrc)) != NULL) {
 		conn_refuse(cn, why);
 		return;
 	}
@@ -558,21 +445,27 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 		return;
 	}
 	cn->cn_counted = 1;
-	cn->cn_ignored = is_ignored(cn);
 	sv->sv_open++;
-	if (!cn->cn_ignored && sv->sv_conns++ == 0)
-		svc_conns_changed(sv);
 	if (at_limit(sv) && !sv->sv_full) {
 		sv->sv_full = 1;
 		accept_watch(sv, 0);
-		log_warnx("%s: %ld connections open (%s); new ones wait until "
-		    "one closes", svc_name(sv), ac->ac_maxconn,
+		accept_log_limited("%s: %ld connections open (%s); new ones "
+		    "wait until one closes", svc_name(sv), ac->ac_maxconn,
 		    sv->sv_conf->sc_mode == MODE_PROXY ? "max-connections" :
 		    "max-children");
 	}
 	if (peer->sa.sa_family != AF_UNIX) {
-		/* A client that vanished must not hold the service up. */
+		/* A client that vanished must not hold the service up: probes
+		 * after 5 idle minutes, given up after 2 more. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+#ifdef TCP_KEEPIDLE
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+		    sizeof(idle));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		    sizeof(intvl));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt,
+		    sizeof(cnt));
+#endif
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
 	if (ac->ac_wrapname == NULL || peer->sa.sa_family == AF_UNIX) {

@@ -76,6 +76,31 @@ conf_sink_stderr(const char *file, int line, const char *msg)
 		fprintf(stderr, "%s: %s\n", file, msg);
 }
 
+/* strdup(3) that never fails; NULL stays NULL. */
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if (s == NULL)
+		return NULL;
+	if ((p = strdup(s)) == NULL)
+		fatal("strdup");
+	return p;
+}
+
+/* A daemon name as hosts_access(5) lists them: no blanks, ':' or ','. */
+int
+conf_valid_wrapname(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isgraph((unsigned char)*s) || *s == ':' || *s == ',')
+			return 0;
+	return 1;
+}
+
 /* Where conf_load() sends its messages; NULL restores stderr. */
 void
 conf_set_sink(conf_sink_fn fn)

@@ -46,16 +46,6 @@ struct name {
 	size_t		 nm_idx;	/* group index, if nm_line != 0 */
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
-		fatal("strdup");
-	return p;
-}
-
 /*
  * A struct conf with the built-in global settings and no service: what
  * -i without -f adds its services to.
@@ -124,18 +114,6 @@ check_names(const struct conf *cf, const char *sfile,
 				    v[i].nm_line);
 		}
 	free(v);
-}
-
-/* A daemon name as hosts_access(5) lists them: no blanks, ':' or ','. */
-static int
-valid_wrapname(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 64)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isgraph((unsigned char)*s) || *s == ':' || *s == ',')
-			return 0;
-	return 1;
 }
 
 /* The server of SC: a warning only, the line still runs (see above). */
@@ -258,6 +236,11 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 			fatal("calloc");
 		for (i = 0; i < n; i++)
 			sc->sc_argv[i] = conf_intern(cf, e->ie_argv[i]);
+		/* A tcpd line soad cannot check: tcpd runs and checks it. */
+		if (inetd_runs_tcpd(e)) {
+			sc->sc_server = conf_intern(cf, e->ie_tcpd);
+			sc->sc_argv[0] = conf_intern(cf, e->ie_tcpdarg0);
+		}
 		if (flags & CONF_CHECK_FILES)
 			check_server(sc);
 	}
@@ -273,7 +256,7 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 		fatal("calloc");
 	sc->sc_accept = ac;
 	if (inetd_is_checked(e)) {
-		if (!valid_wrapname(e->ie_wrapname))
+		if (!conf_valid_wrapname(e->ie_wrapname))
 			conf_error(e->ie_line, "service %s: \"%s\" cannot be a "
 			    "hosts.allow daemon name (1 to 64 characters "
 			    "without blanks, ':' or ',')", sc->sc_name,
@@ -282,7 +265,10 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 	}
 	ac->ac_maxconn = e->ie_max_children;
 	ac->ac_maxsrc = e->ie_max_children_per_source;
-	ac->ac_rate = e->ie_max_per_minute;
+	/* inetd's own default (OpenBSD, FreeBSD: 256 a minute), so a
+	 * line that fails at once cannot fork without bound. */
+	ac->ac_rate = e->ie_max_per_minute > 0 ? e->ie_max_per_minute :
+	    INETD_DEFAULT_RATE;
 	ac->ac_ratesrc = e->ie_max_per_minute_per_source;
 	ac->ac_rate_pause = cf->cf_rate_pause;
 	return sc;

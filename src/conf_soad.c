@@ -574,18 +574,6 @@ pick(cfg_t *sec, cfg_t *glob, const char *key)
 	return opt != NULL && (opt->flags & CFGF_MODIFIED) ? sec : glob;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if (s == NULL)
-		return NULL;
-	if ((p = strdup(s)) == NULL)
-		fatal("strdup");
-	return p;
-}
-
 static char **
 strv(cfg_t *c, const char *key, const char *dflt)
 {
@@ -876,18 +864,6 @@ hosts_file(cfg_t *glob, const char *key)
 	return xstrdup(absolute_dir(s));
 }
 
-/* A daemon name as hosts_access(5) lists them: no blanks, ':' or ','. */
-static int
-valid_wrapname(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 64)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isgraph((unsigned char)*s) || *s == ':' || *s == ',')
-			return 0;
-	return 1;
-}
-
 /*
  * Keys only one mode reads.  Set in the own section of a service of
  * another mode they are errors; inherited from the global section they
@@ -1040,7 +1016,7 @@ build_mode(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 #endif
 	if (tcpwrap) {
 		s = opt_str(sec, "tcpwrap-name");
-		if (s != NULL && !valid_wrapname(s))
+		if (s != NULL && !conf_valid_wrapname(s))
 			key_err(sec, sc, "tcpwrap-name", "tcpwrap-name \"%s\" "
 			    "must be 1 to 64 characters without blanks, ':' "
 			    "or ','", s);

@@ -82,18 +82,6 @@ struct line {
 	int			 proto_dual;
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if (s == NULL)
-		return NULL;
-	if ((p = strdup(s)) == NULL)
-		fatal("strdup");
-	return p;
-}
-
 const char *
 inetd_internal_name(enum inetd_internal k)
 {
@@ -117,6 +105,8 @@ entry_clear(struct inetd_entry *e)
 		free(*a);
 	free(e->ie_argv);
 	free(e->ie_wrapname);
+	free(e->ie_tcpd);
+	free(e->ie_tcpdarg0);
 	free(e->ie_sockuser);
 	free(e->ie_sockgroup);
 	free(e->ie_sockmode);
@@ -170,6 +160,8 @@ entry_add(const struct inetd_entry *e, const char *host, const char *listen)
 	for (i = 0; i < n; i++)
 		d->ie_argv[i] = xstrdup(e->ie_argv[i]);
 	d->ie_wrapname = xstrdup(e->ie_wrapname);
+	d->ie_tcpd = xstrdup(e->ie_tcpd);
+	d->ie_tcpdarg0 = xstrdup(e->ie_tcpdarg0);
 	d->ie_sockuser = xstrdup(e->ie_sockuser);
 	d->ie_sockgroup = xstrdup(e->ie_sockgroup);
 	d->ie_sockmode = xstrdup(e->ie_sockmode);
@@ -411,6 +403,9 @@ parse_server(struct inetd_entry *e, char **tok, size_t n)
 		}
 		e->ie_tcpwrap = 1;
 		e->ie_server = tcpd_real(tok[1]);
+		/* Kept to run tcpd itself where soad cannot check. */
+		e->ie_tcpd = xstrdup(tok[0]);
+		e->ie_tcpdarg0 = xstrdup(tok[1]);
 	} else
 		e->ie_server = xstrdup(tok[0]);
 	if ((e->ie_argv = calloc(n + 1, sizeof(char *))) == NULL)

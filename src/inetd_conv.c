@@ -198,20 +198,24 @@ inetd_is_checked(const struct inetd_entry *e)
  * What the entry E asks for and soad does not do, as warnings: its line
  * still runs, without it.  soad -C and -i warn alike.
  */
+/*
+ * A tcpd line whose connections soad does not check itself (a wait or
+ * dgram line, or no libwrap): tcpd runs as inetd would run it, so the
+ * check still happens, never silently dropped.
+ */
+int
+inetd_runs_tcpd(const struct inetd_entry *e)
+{
+	return e->ie_tcpwrap && e->ie_tcpd != NULL && !inetd_is_checked(e);
+}
+
 void
 inetd_warn_unsupported(const struct inetd_entry *e)
 {
-	if (e->ie_tcpwrap && !inetd_is_checked(e)) {
-		if (inetd_is_pass(e) && e->ie_socktype == SOCK_STREAM)
-			conf_warning(e->ie_line, "tcpd on a wait stream line "
-			    "has no connection to check; not checked");
-		else if (e->ie_socktype == SOCK_DGRAM)
-			conf_warning(e->ie_line, "tcpd on a dgram line: soad "
-			    "checks stream connections only; not checked");
-		else
-			conf_warning(e->ie_line, "tcpd: soad was built without "
-			    "libwrap; connections are not checked");
-	}
+	if (inetd_runs_tcpd(e))
+		conf_warning(e->ie_line, "tcpd on this line: soad does not "
+		    "check it itself, so %s runs as inetd would run it",
+		    e->ie_tcpd);
 	if (inetd_is_pass(e) && (e->ie_max_children ||
 	    e->ie_max_per_minute || e->ie_max_per_minute_per_source ||
 	    e->ie_max_children_per_source))
@@ -256,12 +260,13 @@ put_section(FILE *f, const struct inetd_group *g)
 		if (pass)
 			fputs("\tfd0 = yes\n", f);
 		fputs("\tserver = ", f);
-		put_str(f, e->ie_server);
+		put_str(f, inetd_runs_tcpd(e) ? e->ie_tcpd : e->ie_server);
 		fputs("\n\targs = { ", f);
 		for (i = 0; e->ie_argv[i] != NULL; i++) {
 			if (i > 0)
 				fputs(", ", f);
-			put_str(f, e->ie_argv[i]);
+			put_str(f, i == 0 && inetd_runs_tcpd(e) ?
+			    e->ie_tcpdarg0 : e->ie_argv[i]);
 		}
 		fputs(" }\n\tuser = ", f);
 		if (e->ie_group != NULL) {
@@ -299,7 +304,8 @@ put_section(FILE *f, const struct inetd_group *g)
 	}
 	if (!pass) {
 		put_limit(f, "max-children", e->ie_max_children);
-		put_limit(f, "max-per-minute", e->ie_max_per_minute);
+		put_limit(f, "max-per-minute", e->ie_max_per_minute > 0 ?
+		    e->ie_max_per_minute : INETD_DEFAULT_RATE);
 		put_limit(f, "max-per-minute-per-source",
 		    e->ie_max_per_minute_per_source);
 		put_limit(f, "max-children-per-source",

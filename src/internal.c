@@ -148,6 +148,17 @@ cg_init(void)
 	cg_ready = 1;
 }
 
+/* The precise wall clock: time(3) may read a coarse clock a tick behind,
+ * which near a second's edge answers with the second before. */
+static time_t
+wall_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 /*
  * RFC 867 leaves the format open; this is ctime(3)'s, in local time, as
  * the BSD inetds send it ("Mon Nov 30 18:11:00 2026\r\n"), with the
@@ -466,8 +477,8 @@ internal_stream(struct event_base *base, int fd, enum inetd_internal kind,
 	case INETD_DAYTIME:
 	case INETD_TIME:
 		ic->ic_len = kind == INETD_TIME ?
-		    time_answer(time(NULL), ic->ic_answer) :
-		    daytime_line(time(NULL), ic->ic_answer,
+		    time_answer(wall_now(), ic->ic_answer) :
+		    daytime_line(wall_now(), ic->ic_answer,
 		    sizeof(ic->ic_answer));
 		if (ic->ic_len == 0 || (ic->ic_timer = evtimer_new(base,
 		    ic_timeout, ic)) == NULL)
@@ -893,13 +904,13 @@ internal_dgram(int fd, const char *name, enum inetd_internal kind,
 			break;
 		case INETD_DAYTIME:
 			out = answer;
-			if ((outlen = daytime_line(time(NULL), answer,
+			if ((outlen = daytime_line(wall_now(), answer,
 			    sizeof(answer))) == 0)
 				continue;
 			break;
 		case INETD_TIME:
 			out = answer;
-			outlen = time_answer(time(NULL), answer);
+			outlen = time_answer(wall_now(), answer);
 			break;
 		default:
 			continue;

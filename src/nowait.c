@@ -49,6 +49,17 @@ client_env(const struct conn *cn, char *addr, size_t alen, char *port,
 	snprintf(addr, alen, "REMOTE_ADDR=%s", a);
 }
 
+/* Discards the datagram a dgram nowait process did not take, if any. */
+static void
+drop_datagram(struct conn *cn)
+{
+	char	b;
+
+	if (recv(cn->cn_dgram->ls_fd, &b, 1, MSG_DONTWAIT) >= 0)
+		accept_log_limited("%s: dropped a datagram its server did "
+		    "not read", svc_name(cn->cn_svc));
+}
+
 /* Runs the service's server for the allowed connection CN. */
 void
 nowait_start(struct conn *cn)
@@ -78,8 +89,10 @@ nowait_start(struct conn *cn)
 	pid = spawn_service(sc, &plan);
 	accept_log_peer(cn, peer, sizeof(peer));
 	if (pid == -1) {
-		log_warn("%s: cannot start a server for %s", sc->sc_name,
-		    peer);
+		accept_log_limited("%s: cannot start a server for %s: %s",
+		    sc->sc_name, peer, strerror(errno));
+		if (cn->cn_dgram != NULL)
+			drop_datagram(cn);
 		conn_close(cn);
 		return;
 	}
@@ -102,12 +115,18 @@ nowait_reaped(struct conn *cn, int status)
 	cn->cn_pid = 0;
 	accept_log_peer(cn, peer, sizeof(peer));
 	if (WIFSIGNALED(status))
-		log_warnx("%s: pid %ld (client %s) killed by %s",
+		accept_log_limited("%s: pid %ld (client %s) killed by %s",
 		    svc_name(cn->cn_svc), pid, peer,
 		    conf_signal_name(WTERMSIG(status), sig, sizeof(sig)));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_warnx("%s: pid %ld (client %s) exited with status %d",
+		accept_log_limited("%s: pid %ld (client %s) exited with "
+		    "status %d",
 		    svc_name(cn->cn_svc), pid, peer,
 		    WEXITSTATUS(status));
+	/* A failed process may have left its datagram: it would start
+	 * the next one at once, and that one fail too, forever. */
+	if (cn->cn_dgram != NULL && !(WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0))
+		drop_datagram(cn);
 	conn_close(cn);
 }

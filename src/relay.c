@@ -280,9 +280,11 @@ dir_finish(struct relay_dir *d)
 	d->rd_done = 1;
 	dir_release(d);
 	(void)dir_wait(d, 0);		/* only deletes: cannot end it */
-	(void)shutdown(d->rd_to, SHUT_WR);	/* ENOTCONN: peer gone */
+	/* Both done: close() sends the FIN (nothing is left unread). */
 	if (r->r_dir[0].rd_done && r->r_dir[1].rd_done)
 		relay_end(r, -1);
+	else
+		(void)shutdown(d->rd_to, SHUT_WR);	/* ENOTCONN: gone */
 }
 
 /*

@@ -187,6 +187,8 @@ struct conf {
 typedef void (*conf_sink_fn)(const char *, int, const char *);
 
 void	 conf_set_sink(conf_sink_fn);
+char	*xstrdup(const char *);
+int	 conf_valid_wrapname(const char *);
 char	*conf_intern(struct conf *, const char *);
 char	**conf_argv_of(struct conf *, char *);
 extern char *conf_nostrings[1];
@@ -226,6 +228,7 @@ int	 conftext_strip_comments(char *);
 size_t	 conftext_section_lines(const char *, int **);
 
 /* inetd.c */
+#define INETD_DEFAULT_RATE 256	/* max-per-minute of an -i nowait line */
 #define INETD_MAXARGV	20		/* argv entries, as every inetd */
 #define INETD_NORESOLVE	0x01		/* host names: warn, never look up */
 
@@ -265,6 +268,8 @@ struct inetd_entry {
 	char			*ie_server;	/* run this; NULL if internal */
 	char		       **ie_argv;	/* NULL-terminated, argv[0] first */
 	int			 ie_tcpwrap;	/* the server was tcpd */
+	char			*ie_tcpd;	/* ... this one, as written */
+	char			*ie_tcpdarg0;	/* ... with this argv[0] */
 	char			*ie_wrapname;	/* hosts.allow daemon name */
 	char			*ie_sockuser;	/* FreeBSD ":user:group:mode:" */
 	char			*ie_sockgroup;
@@ -288,6 +293,7 @@ size_t	 inetd_groups(const struct inetd_entry *, size_t,
 	    struct inetd_group **);
 void	 inetd_groups_free(struct inetd_group *, size_t);
 int	 inetd_is_pass(const struct inetd_entry *);
+int	 inetd_runs_tcpd(const struct inetd_entry *);
 int	 inetd_is_checked(const struct inetd_entry *);
 void	 inetd_warn_unsupported(const struct inetd_entry *);
 int	 inetd_convert(const char *, int, FILE *);
@@ -308,6 +314,7 @@ struct listener {
 	size_t			 ls_index;	/* in the watcher's table */
 	dev_t			 ls_dev;	/* UNIX: the socket file we made */
 	ino_t			 ls_ino;
+	int			 ls_busy;	/* dgram nowait: its process runs */
 	int			 ls_vfs_known;	/* sock_diag's view of that file */
 	uint32_t		 ls_vfs_ino;
 	uint32_t		 ls_vfs_dev;
@@ -491,9 +498,15 @@ void	 conn_close(struct conn *);
 void	 conn_refuse(struct conn *, const char *);
 void	 accept_log_peer(const struct conn *, char *, size_t);
 void	 accept_close_all(void);
+void	 accept_log_limited(const char *, ...)
+	    __attribute__((__format__(printf, 1, 2)));
 void	 accept_udp_ports(uint16_t *, size_t);
 size_t	 accept_children(void);
 void	 accept_stop_children(void);
+
+/* srclimit.c */
+const char *srclimit_take(struct conn *, long, long);
+void	 srclimit_drop(struct conn *);
 
 /* nowait.c */
 void	 nowait_start(struct conn *);

@@ -400,14 +400,12 @@ env_set(char **env, size_t *n, const char *nv)
  */
 static char **
 build_env(const struct svc_conf *sc, const struct spawn_plan *sp,
-    char **mem, char **pidbuf)
+    const struct passwd *pw, char **mem, char **pidbuf)
 {
-	const struct passwd	 *pw;
 	char			**env, *p, *names, num[32];
 	size_t			  n = 0, i, j, len, klen;
 
 	*pidbuf = NULL;
-	pw = getpwuid(sc->sc_uid);
 	len = sizeof("PATH=" DEFAULT_PATH);
 	if (pw != NULL)
 		len += 4 * 10 + strlen(pw->pw_dir) + 2 * strlen(pw->pw_name) +
@@ -459,6 +457,72 @@ build_env(const struct svc_conf *sc, const struct spawn_plan *sp,
 	}
 	env[n] = NULL;
 	return env;
+}
+
+/*
+ * A nowait service starts a process per connection: its user's groups
+ * and passwd fields are looked up at most once a minute, not for every
+ * connection, since NSS (LDAP, sssd) may be slow and this runs in the
+ * master's loop.  Other services look them up at each start.
+ */
+struct ucache {
+	struct ucache		*uc_next;
+	const struct svc_conf	*uc_sc;
+	time_t			 uc_when;
+	gid_t			*uc_groups;
+	int			 uc_ngroups;	/* -1: lookup failed */
+	int			 uc_havepw;
+	struct passwd		 uc_pw;		/* dir, name, shell */
+};
+
+static struct ucache	*ucache[64];
+
+static int	user_groups(const struct svc_conf *, gid_t **);
+
+static void
+ucache_clear(struct ucache *uc)
+{
+	free(uc->uc_groups);
+	free(uc->uc_pw.pw_dir);
+	free(uc->uc_pw.pw_name);
+	free(uc->uc_pw.pw_shell);
+	uc->uc_groups = NULL;
+	uc->uc_havepw = 0;
+	memset(&uc->uc_pw, 0, sizeof(uc->uc_pw));
+}
+
+static struct ucache *
+ucache_get(const struct svc_conf *sc)
+{
+	struct ucache	**b = &ucache[((uintptr_t)sc >> 4) % 64], *uc;
+	struct passwd	 *pw;
+	struct timespec	  now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (uc = *b; uc != NULL; uc = uc->uc_next)
+		if (uc->uc_sc == sc)
+			break;
+	if (uc != NULL && now.tv_sec - uc->uc_when < 60)
+		return uc;
+	if (uc == NULL) {
+		if ((uc = calloc(1, sizeof(*uc))) == NULL)
+			return NULL;
+		uc->uc_sc = sc;
+		uc->uc_next = *b;
+		*b = uc;
+	} else
+		ucache_clear(uc);
+	uc->uc_when = now.tv_sec;
+	uc->uc_ngroups = geteuid() == 0 && sc->sc_setuser ?
+	    user_groups(sc, &uc->uc_groups) : -1;
+	if ((pw = getpwuid(sc->sc_uid)) != NULL) {
+		uc->uc_pw.pw_dir = strdup(pw->pw_dir);
+		uc->uc_pw.pw_name = strdup(pw->pw_name);
+		uc->uc_pw.pw_shell = strdup(pw->pw_shell);
+		uc->uc_havepw = uc->uc_pw.pw_dir != NULL &&
+		    uc->uc_pw.pw_name != NULL && uc->uc_pw.pw_shell != NULL;
+	}
+	return uc;
 }
 
 /* The user's supplementary groups, or -1 with *groups NULL on failure. */
@@ -532,10 +596,12 @@ pid_t
 spawn_service(const struct svc_conf *sc, const struct spawn_plan *sp)
 {
 	struct child	 ch;
+	struct ucache	*uc = NULL;
+	const struct passwd *pw;
 	char		*envmem;
 	sigset_t	 all, old;
 	pid_t		 pid;
-	int		 saved;
+	int		 saved, fail = 0;
 
 	memset(&ch, 0, sizeof(ch));
 	ch.ch_sc = sc;
@@ -546,15 +612,31 @@ spawn_service(const struct svc_conf *sc, const struct spawn_plan *sp)
 		errno = EINVAL;
 		return -1;
 	}
-	if (geteuid() == 0 && sc->sc_setuser &&
-	    (ch.ch_ngroups = user_groups(sc, &ch.ch_groups)) == -1) {
+	if (sc->sc_mode == MODE_NOWAIT) {
+		if ((uc = ucache_get(sc)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		ch.ch_ngroups = uc->uc_ngroups;
+		ch.ch_groups = uc->uc_groups;
+		pw = uc->uc_havepw ? &uc->uc_pw : NULL;
+		fail = geteuid() == 0 && sc->sc_setuser && ch.ch_ngroups == -1;
+	} else {
+		if (geteuid() == 0 && sc->sc_setuser)
+			fail = (ch.ch_ngroups = user_groups(sc,
+			    &ch.ch_groups)) == -1;
+		pw = getpwuid(sc->sc_uid);
+	}
+	if (fail) {
 		log_warnx("%s: cannot get the groups of user %s",
 		    sc->sc_name, sc->sc_user);
 		errno = ENOMEM;
 		return -1;
 	}
-	if ((ch.ch_env = build_env(sc, sp, &envmem, &ch.ch_pidbuf)) == NULL) {
-		free(ch.ch_groups);
+	if ((ch.ch_env = build_env(sc, sp, pw, &envmem,
+	    &ch.ch_pidbuf)) == NULL) {
+		if (uc == NULL)
+			free(ch.ch_groups);
 		return -1;
 	}
 
@@ -573,7 +655,8 @@ spawn_service(const struct svc_conf *sc, const struct spawn_plan *sp)
 		    ch.ch_fail, strerror(ch.ch_errno));
 	free(ch.ch_env);
 	free(envmem);
-	free(ch.ch_groups);
+	if (uc == NULL)
+		free(ch.ch_groups);
 	errno = saved;
 	return pid;
 }

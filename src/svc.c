@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,62 +499,50 @@ svc_free(struct service *sv)
 	free(sv);
 }
 
-/* A proxy's public listeners: bound like the others, accepted on. */
-static size_t
-bind_public(struct service *sv)
+/*
+ * Bind LS if it is not yet; 0 once it is.  Only the first failure of a
+ * service is logged, not every retry.  A listener the master accepts on
+ * (PUBLIC) gets the accept path's event; a pass-mode one the arrival
+ * watch; a private one, which only its service accepts on, neither.
+ */
+static int
+bind_one(struct service *sv, struct listener *ls, int public)
 {
-	struct listener	*ls;
-	size_t		 i, bound = 0;
+	int	r;
 
-	for (i = 0; i < sv->sv_npub; i++) {
-		ls = &sv->sv_pub[i];
-		if (ls->ls_fd == -1) {
-			if (sv->sv_bindwarned)
-				log_setquiet(1);
-			if (listener_open(ls, sv->sv_conf) == -1) {
-				log_setquiet(0);
-				continue;
-			}
-			log_setquiet(0);
-			if (accept_listen(ls) == -1)
-				fatal("%s: accept setup", svc_name(sv));
-		}
-		bound++;
+	if (ls->ls_fd != -1)
+		return 0;
+	if (sv->sv_bindwarned)
+		log_setquiet(1);
+	r = listener_open(ls, sv->sv_conf);
+	log_setquiet(0);
+	if (r == -1)
+		return -1;
+	if (public) {
+		if (accept_listen(ls) == -1)
+			fatal("%s: accept setup", svc_name(sv));
+	} else if (sv->sv_conf->sc_accept == NULL) {
+		ls->ls_ev = event_new(svc_base, ls->ls_fd, EV_READ | EV_PERSIST,
+		    svc_ready, ls);
+		if (ls->ls_ev == NULL)
+			fatal("event_new");
+		arrival_watch(ls);
 	}
-	return bound;
+	return 0;
 }
 
 /* Bind what is not bound yet; the service goes IDLE once all are. */
 void
 svc_bind(struct service *sv)
 {
-	struct listener	*ls;
 	size_t		 i, bound = 0;
-	int		 proxy = sv->sv_conf->sc_accept != NULL;
 
-	for (i = 0; i < sv->sv_nls; i++) {
-		ls = &sv->sv_ls[i];
-		if (ls->ls_fd == -1) {
-			/* Warn on the first failure only, not every retry. */
-			if (sv->sv_bindwarned)
-				log_setquiet(1);
-			if (listener_open(ls, sv->sv_conf) == -1) {
-				log_setquiet(0);
-				continue;
-			}
-			log_setquiet(0);
-			if (!proxy) {
-				ls->ls_ev = event_new(svc_base, ls->ls_fd,
-				    EV_READ | EV_PERSIST, svc_ready, ls);
-				if (ls->ls_ev == NULL)
-					fatal("event_new");
-				arrival_watch(ls);
-			}
-		}
-		bound++;
-	}
-	if (bound == sv->sv_nls &&
-	    (!proxy || bind_public(sv) == sv->sv_npub)) {
+	for (i = 0; i < sv->sv_nls; i++)
+		bound += bind_one(sv, &sv->sv_ls[i], 0) == 0;
+	if (bound == sv->sv_nls)
+		for (i = 0; i < sv->sv_npub; i++)
+			bound += bind_one(sv, &sv->sv_pub[i], 1) == 0;
+	if (bound == sv->sv_nls + sv->sv_npub) {
 		if (sv->sv_bindwarned)
 			log_info("%s: all listeners bound", sv->sv_conf->sc_name);
 		sv->sv_bindwarned = 0;
@@ -615,6 +604,25 @@ svc_name(const struct service *sv)
 	return sv->sv_conf->sc_name;
 }
 
+/* Is a connection or datagram waiting on one of the listeners? */
+static int
+svc_readable(const struct service *sv)
+{
+	struct pollfd	pfd;
+	size_t		i;
+
+	for (i = 0; i < sv->sv_nls; i++) {
+		if (sv->sv_ls[i].ls_fd == -1)
+			continue;
+		pfd.fd = sv->sv_ls[i].ls_fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+			return 1;
+	}
+	return 0;
+}
+
 /* An instance was reaped (child.c found it in its registry); freed here. */
 void
 svc_reaped(struct instance *inst, int status)
@@ -648,9 +656,12 @@ svc_reaped(struct instance *inst, int status)
 	else
 		log_warnx("%s: pid %ld %s after %.1f s", name, (long)pid, how,
 		    ran);
-	/* An inetd "wait" server may serve and exit by itself (tftpd). */
+	/* An inetd "wait" server may serve and exit by itself (tftpd);
+	 * one that left its socket readable took nothing: a failed start,
+	 * or it would be started again at once, forever. */
 	if (svc_exiting || ran >= START_GRACE || (clean &&
-	    (sv->sv_conf->sc_inetd || sv->sv_conf->sc_socktype == SOCK_DGRAM))) {
+	    (sv->sv_conf->sc_inetd || sv->sv_conf->sc_socktype == SOCK_DGRAM) &&
+	    !svc_readable(sv))) {
 		sv->sv_failures = 0;
 		svc_enter(sv, SVC_IDLE, 0);
 	} else

@@ -206,11 +206,17 @@ check_child(int fd, const char *daemon, int out)
 {
 	struct proc_state	before, after;
 	struct answer		an;
+	int			fl;
 
 #ifdef __linux__
 	/* Never outlive the helper holding the client hostage. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
+	/* A twist command gets a blocking socket, as under tcpd.  The
+	 * flag is shared with the master's copy: every user of an allowed
+	 * connection there (relay, internal, nowait) sets its own. */
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	state_get(&before);
 	resident = -1;		/* one connection, like tcpd */
 	an.an_verdict = run_hosts_access(fd, daemon) ? WRAP_ALLOW : WRAP_DENY;

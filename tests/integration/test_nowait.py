@@ -36,10 +36,13 @@ def talk(port, data=b"", host="127.0.0.1", source=None, timeout=10.0,
         s.bind((source, 0))
     s.settimeout(timeout)
     s.connect((host, port))
-    if data:
-        s.sendall(data)
-    if shut:
-        s.shutdown(socket.SHUT_WR)
+    try:
+        if data:
+            s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass            # a refused connection may be gone already
     out = b""
     while True:
         try:
@@ -300,3 +303,43 @@ service tftp {
         with open(dst) as f:
             assert f.read() == "tftp through soad\n"
     shutil.rmtree(root)
+
+
+def test_dgram_nowait_failing_server_does_not_loop(soad, tmp_path):
+    """A dgram nowait server that fails without reading its datagram must
+    not be started again and again for the same datagram."""
+    port = free_port()
+    soad.start(conf_head(tmp_path) + """service bad {
+  listen = { "127.0.0.1:%d" }
+  socket-type = dgram
+  mode = nowait
+  server = "/bin/false"
+}
+""" % port)
+    t0 = cpu_ticks(soad.proc.pid)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(b"x", ("127.0.0.1", port))
+    u.close()
+    soad.wait_log(r"bad: dropped a datagram its server did not read")
+    time.sleep(1.0)
+    assert soad.count(r"bad: connection from .*, pid") <= 2
+    assert cpu_ticks(soad.proc.pid) - t0 < 30
+
+
+def test_wait_server_leaving_its_datagram_backs_off(soad, tmp_path):
+    """A wait (pass) dgram server that exits 0 at once without reading is
+    a failed start: backed off, not restarted in a loop."""
+    port = free_port()
+    soad.start("""service lazy {
+  listen = { "127.0.0.1:%d" }
+  socket-type = dgram
+  fd0 = yes
+  server = "/bin/true"
+}
+""" % port)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(b"x", ("127.0.0.1", port))
+    u.close()
+    soad.wait_log(r"lazy: \d+ failed starts in a row; next start in")
+    time.sleep(1.0)
+    assert len(soad.pids("lazy")) <= 4

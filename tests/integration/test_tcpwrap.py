@@ -6,7 +6,7 @@ logged one line each, and a killed helper costs one refused connection.
 Names must resolve the same way for soad and for tcpdmatch, and one must
 resolve slowly, so both run in a private mount namespace (unshare -m)
 where /etc/hosts and /etc/resolv.conf are the test's own: the resolver is
-a small DNS server on 127.0.0.153 run by this module, which can hold its
+a small DNS server on a 127.53.x.y address run by this module, which can hold its
 answer for one address back.
 """
 import os
@@ -23,8 +23,6 @@ import time
 import pytest
 
 from conftest import FDSERVER, SOAD, Soad, alive, free_port, retry, svc
-
-DNS_ADDR = "127.0.0.153"
 
 HOSTS = """127.0.0.1\tlocalhost
 127.0.0.2\ttwo.wrap.test two
@@ -48,7 +46,17 @@ class Resolver:
         self.delay = {}
         self.asked = set()      # addresses whose PTR was asked for
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((DNS_ADDR, 53))
+        # Port 53 is fixed (resolv.conf has no port): an address of our
+        # own, so that two runs on one machine do not collide.
+        for _ in range(100):
+            self.addr = "127.53.%d.%d" % tuple(os.urandom(2))
+            try:
+                self.sock.bind((self.addr, 53))
+                break
+            except OSError:
+                continue
+        else:
+            raise RuntimeError("no free address for the test resolver")
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -128,7 +136,7 @@ class NsEnv:
     """The private /etc/hosts and /etc/resolv.conf, and the command
     prefix that runs something with them."""
 
-    def __init__(self, d):
+    def __init__(self, d, resolver):
         self.dir = str(d)
         self.hosts = os.path.join(self.dir, "etc-hosts")
         self.resolv = os.path.join(self.dir, "etc-resolv.conf")
@@ -136,7 +144,7 @@ class NsEnv:
             f.write(HOSTS)
         with open(self.resolv, "w") as f:
             f.write("nameserver %s\noptions timeout:30 attempts:1\n"
-                    % DNS_ADDR)
+                    % resolver.addr)
         self.allow = os.path.join(self.dir, "hosts.allow")
         self.deny = os.path.join(self.dir, "hosts.deny")
         self.rules("", "")
@@ -198,7 +206,7 @@ class NsSoad(Soad):
 def ns(tmp_path, resolver):
     resolver.delay.clear()
     resolver.asked.clear()
-    return NsEnv(tmp_path)
+    return NsEnv(tmp_path, resolver)
 
 
 @pytest.fixture

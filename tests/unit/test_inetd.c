@@ -444,12 +444,14 @@ test_convert(void **state)
 	    "\tlisten = { '7' }\n"
 	    "\tinternal = echo\n"
 	    "\ttcpwrap-name = 'echo'\n"
+	    "\tmax-per-minute = 256\n"
 	    "}\n"
 	    "# echo dgram udp wait root internal\n"
 	    "service echo-udp {\n"
 	    "\tlisten = { '7' }\n"
 	    "\tsocket-type = dgram\n"
 	    "\tinternal = echo\n"
+	    "\tmax-per-minute = 256\n"
 	    "}\n"
 	    "\n"
 	    "#<off># talk dgram udp wait nobody.tty /usr/sbin/in.talkd "
@@ -465,6 +467,7 @@ test_convert(void **state)
 	    "\ttcpwrap = yes\n"
 	    "\ttcpwrap-name = 'in.fingerd'\n"
 	    "\tmax-children = 4\n"
+	    "\tmax-per-minute = 256\n"
 	    "\tmax-children-per-source = 2\n"
 	    "}\n"
 	    "# [::1]:\n"
@@ -652,7 +655,7 @@ test_inetd_services(void **state)
 	assert_int_equal(ac->ac_maxconn, 4);
 	assert_int_equal(ac->ac_ratesrc, 3);
 	assert_int_equal(ac->ac_maxsrc, 2);
-	assert_int_equal(ac->ac_rate, 0);
+	assert_int_equal(ac->ac_rate, INETD_DEFAULT_RATE);
 
 	sc = cf->cf_svcs[3];
 	assert_string_equal(sc->sc_name, "tftp");
@@ -705,8 +708,8 @@ test_inetd_with_soad_conf(void **state)
 	    "file or directory; every connection fails until it is "
 	    "installed\n"
 	    "4: service finger: address *:79 is already used by service d\n"
-	    "5: warning: tcpd on a wait stream line has no connection to "
-	    "check; not checked\n");
+	    "5: warning: tcpd on this line: soad does not check it itself, "
+	    "so /usr/sbin/tcpd runs as inetd would run it\n");
 	conf_free(cf);
 
 	cf = conf_load_buf("s.conf", text, 26, CONF_GLOBALS_ONLY, &nerr);
