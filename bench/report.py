@@ -2,6 +2,8 @@
 """report.py - raw TSV of one bench part -> markdown tables (stdlib only).
 
 usage: report.py cold|warm|idle RAW.tsv
+       report.py proxy RAW.tsv BULK.tsv
+       report.py nowait RAW.tsv
 
 Medians everywhere; a ratio is computed per repetition/round (both sides
 measured in the same repetition/round) and the median of those is reported.
@@ -125,6 +127,97 @@ def idle(rs):
     return out
 
 
+def ratio_by_round(by, target, base):
+    """median over rounds of by[target][round] / by[base][round]."""
+    rs = [by[target][k] / by[base][k] for k in by[target]
+          if k in by.get(base, {}) and by[base][k]]
+    return med(rs)
+
+
+PROXY_TESTS = {"c50": "wrk -t1 -c50 keep-alive, 256 B body",
+               "c200": "wrk -t1 -c200 keep-alive, 256 B body",
+               "close": "wrk -t1 -c50 `Connection: close` (a connection per request)"}
+
+
+def proxy(rs, bulk):
+    out = []
+    order = list(dict.fromkeys(r["target"] for r in rs))
+    for test in dict.fromkeys(r["test"] for r in rs):
+        t = [r for r in rs if r["test"] == test]
+        rps = defaultdict(dict)
+        for r in t:
+            rps[r["target"]][int(r["round"])] = float(r["rps"])
+        out += ["", f"#### {test}: {PROXY_TESTS.get(test, test)}", "",
+                "| target | req/s (median) | / direct | / haproxy | p50 ms | p99 ms | errors "
+                "| master CPU us/req | helpers us/req | runs req/s |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for tg in order:
+            x = [r for r in t if r["target"] == tg]
+            if not x:
+                continue
+            def per(col):
+                return med([int(r[col]) * 1e6 / int(r["clk_tck"]) / max(int(r["requests"]), 1)
+                            for r in x])
+            cpu = "n/a" if tg == "direct" else f(per("master_ticks"))
+            hlp = f(per("helper_ticks")) if tg.startswith("soad") else "n/a"
+            out.append(f"| {tg} | {f(med([float(r['rps']) for r in x]), 0)} "
+                       f"| {f(ratio_by_round(rps, tg, 'direct'), 3)} "
+                       f"| {f(ratio_by_round(rps, tg, 'haproxy'), 3)} "
+                       f"| {f(med([int(r['p50_us']) / 1000 for r in x]), 3)} "
+                       f"| {f(med([int(r['p99_us']) / 1000 for r in x]), 3)} "
+                       f"| {sum(int(r['errors']) for r in x)} | {cpu} | {hlp} "
+                       f"| {'/'.join(f(float(r['rps']), 0) for r in sorted(x, key=lambda r: int(r['round'])))} |")
+    if bulk:
+        mbs = defaultdict(dict)
+        for r in bulk:
+            if float(r["secs"]) > 0 and int(r["bytes"]) > 100 << 20:
+                mbs[r["target"]][int(r["rep"])] = int(r["bytes"]) / float(r["secs"]) / 1e6
+        out += ["", "#### bulk: GET 100 MiB with bench/fetch.c (1 MiB reads), connect -> EOF", "",
+                "| target | seconds (median) | MB/s (median) | min | max | / direct | / haproxy | master CPU ms | reps ok |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for tg in order:
+            x = [r for r in bulk if r["target"] == tg]
+            if not x:
+                continue
+            v = list(mbs[tg].values())
+            cpu = "n/a" if tg == "direct" else f(med([int(r["master_ticks"]) * 10.0 for r in x]), 0)
+            out.append(f"| {tg} | {f(med([float(r['secs']) for r in x if float(r['secs']) > 0]), 3)} "
+                       f"| {f(med(v), 0)} | {f(min(v) if v else None, 0)} | {f(max(v) if v else None, 0)} "
+                       f"| {f(ratio_by_round(mbs, tg, 'direct'), 3)} | {f(ratio_by_round(mbs, tg, 'haproxy'), 3)} "
+                       f"| {cpu} | {len(v)}/{len(x)} |")
+    return out
+
+
+def nowait(rs):
+    out = []
+    order = list(dict.fromkeys(r["target"] for r in rs))
+    refs = [b for b in ("xinetd", "inetd-l", "ref-spawn") if b in order]
+    for test in dict.fromkeys(r["test"] for r in rs):
+        t = [r for r in rs if r["test"] == test]
+        cps = defaultdict(dict)
+        for r in t:
+            cps[r["target"]][int(r["round"])] = float(r["cps"])
+        out += ["", f"#### {test}: {t[0]['desc']}", "",
+                "| superserver | conn/s (median) | " + " | ".join(f"/ {b}" for b in refs) +
+                " | p50 ms | p99 ms | errors | master CPU us/conn | runs conn/s |",
+                "|---|---:|" + "---:|" * len(refs) + "---:|---:|---:|---:|---|"]
+        for tg in order:
+            x = [r for r in t if r["target"] == tg]
+            if not x:
+                continue
+            cpu = med([int(r["master_ticks"]) * 1e6 / int(r["clk_tck"]) / max(int(r["conns"]), 1) for r in x])
+            out.append(f"| {tg} | {f(med([float(r['cps']) for r in x]), 0)} | " +
+                       " | ".join(f(ratio_by_round(cps, tg, b), 3) for b in refs) +
+                       f" | {f(med([float(r['p50_us']) / 1000 for r in x]), 3)} "
+                       f"| {f(med([float(r['p99_us']) / 1000 for r in x]), 3)} "
+                       f"| {sum(int(r['errors']) for r in x)} | {f(cpu, 1)} "
+                       f"| {'/'.join(f(float(r['cps']), 0) for r in sorted(x, key=lambda r: int(r['round'])))} |")
+    return out
+
+
 if __name__ == "__main__":
     part, path = sys.argv[1], sys.argv[2]
-    print("\n".join({"cold": cold, "warm": warm, "idle": idle}[part](rows(path))))
+    if part == "proxy":
+        print("\n".join(proxy(rows(path), rows(sys.argv[3]) if len(sys.argv) > 3 else [])))
+    else:
+        print("\n".join({"cold": cold, "warm": warm, "idle": idle, "nowait": nowait}[part](rows(path))))
