@@ -479,6 +479,21 @@ def test_tcpwrap_refusal_is_one_line_and_starts_nothing(soad, tmp_path):
     assert len(refusals(soad)) == 3
 
 
+def test_accepted_connections_get_keepalive(soad):
+    """The master's end of a client connection has keepalive probes on,
+    after 5 idle minutes (ss shows its keepalive timer)."""
+    port = free_port()
+    soad.start(GLOBAL + section(listen=("127.0.0.1:%d" % port,)))
+    s = connect(("127.0.0.1", port), "127.0.0.1")
+    echo(s, b"hi\n")
+    out = subprocess.run(["ss", "-tnoH", "state", "established",
+                          "( sport = :%d )" % port], capture_output=True,
+                         text=True).stdout
+    s.close()
+    m = re.search(r"timer:\(keepalive,(\d+)min", out)
+    assert m and 4 <= int(m.group(1)) <= 5, out
+
+
 def test_refused_clients_do_not_keep_the_service_up(soad, tmp_path):
     """Connections hosts.deny refuses are not activity: a stream of them
     neither keeps a running service up past its timeout nor restarts
