@@ -76,6 +76,11 @@ conf_sink_stderr(const char *file, int line, const char *msg)
 		fprintf(stderr, "%s: %s\n", file, msg);
 }
 
+/* The internal services by enum inetd_internal, NULL-ended after them. */
+const char *const conf_internal_names[] = {
+	NULL, "echo", "discard", "chargen", "daytime", "time", NULL
+};
+
 /* strdup(3) that never fails; NULL stays NULL. */
 char *
 xstrdup(const char *s)

@@ -371,84 +371,57 @@ v_rate_pause(cfg_t *cfg, cfg_opt_t *opt)
 	return v_range(cfg, opt, 1, 86400);
 }
 
-/* mode: its value, -1 if unknown. */
-static int
-mode_parse(const char *s)
-{
-	if (s == NULL)
-		return -1;
-	if (strcmp(s, "pass") == 0)
-		return MODE_PASS;
-	if (strcmp(s, "proxy") == 0)
-		return MODE_PROXY;
-	if (strcmp(s, "nowait") == 0)
-		return MODE_NOWAIT;
-	return -1;
-}
+/*
+ * Keys whose value is one word of a list, the word's index in it being
+ * the value: MODE_*, the PROXY protocol version, SOCK_STREAM or
+ * SOCK_DGRAM by position, enum inetd_internal (conf.c's table).
+ */
+static const char *const mode_words[] = { "pass", "proxy", "nowait", NULL };
+static const char *const proxyproto_words[] = { "no", "v1", "v2", NULL };
+static const char *const socktype_words[] = { "stream", "dgram", NULL };
 
-static int
-v_mode(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	keyline_add(cfg, opt->name);
-	if (mode_parse(s) == -1)
-		conf_error(cfg->line, "mode must be pass, proxy or nowait, not "
-		    "\"%s\"", s ? s : "");
-	return 0;
-}
-
-static int
-v_socktype(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	keyline_add(cfg, opt->name);
-	if (s == NULL || (strcmp(s, "stream") != 0 && strcmp(s, "dgram") != 0))
-		conf_error(cfg->line, "socket-type must be stream or dgram, not "
-		    "\"%s\"", s ? s : "");
-	return 0;
-}
-
-/* The services soad serves itself, by enum inetd_internal. */
-static const char *internal_names[] = {
-	NULL, "echo", "discard", "chargen", "daytime", "time"
+static const struct {
+	const char		*key;
+	const char *const	*words;
+} word_keys[] = {
+	{ "mode", mode_words }, { "proxy-protocol", proxyproto_words },
+	{ "socket-type", socktype_words },
+	{ "internal", conf_internal_names + 1 },
 };
 
+/* S's index in WORDS (NULL-ended), -1 if it is none of them. */
 static int
-internal_parse(const char *s)
+word_index(const char *const *words, const char *s)
 {
-	size_t	k;
+	int	k;
 
-	for (k = 1; s != NULL && k < sizeof(internal_names) /
-	    sizeof(internal_names[0]); k++)
-		if (strcmp(s, internal_names[k]) == 0)
-			return (int)k;
+	for (k = 0; s != NULL && words[k] != NULL; k++)
+		if (strcmp(s, words[k]) == 0)
+			return k;
 	return -1;
 }
 
+/* The validator of every key in word_keys: "KEY must be A, B or C". */
 static int
-v_internal(cfg_t *cfg, cfg_opt_t *opt)
+v_word(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char	*s = cfg_opt_getnstr(opt, 0);
+	const char		 *s = cfg_opt_getnstr(opt, 0);
+	const char *const	 *w = NULL;
+	char			  list[128];
+	size_t			  i, len = 0;
 
 	keyline_add(cfg, opt->name);
-	if (internal_parse(s) == -1)
-		conf_error(cfg->line, "internal must be echo, discard, chargen, "
-		    "daytime or time, not \"%s\"", s ? s : "");
-	return 0;
-}
-
-static int
-v_proxyproto(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	keyline_add(cfg, opt->name);
-	if (s == NULL || (strcmp(s, "no") != 0 && strcmp(s, "v1") != 0 &&
-	    strcmp(s, "v2") != 0))
-		conf_error(cfg->line, "proxy-protocol must be no, v1 or v2, "
-		    "not \"%s\"", s ? s : "");
+	for (i = 0; i < sizeof(word_keys) / sizeof(word_keys[0]); i++)
+		if (strcmp(opt->name, word_keys[i].key) == 0)
+			w = word_keys[i].words;
+	if (w == NULL || word_index(w, s) != -1)
+		return 0;
+	list[0] = '\0';
+	for (i = 0; w[i] != NULL; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i == 0 ? "" : w[i + 1] == NULL ? " or " : ", ", w[i]);
+	conf_error(cfg->line, "%s must be %s, not \"%s\"", opt->name, list,
+	    s ? s : "");
 	return 0;
 }
 
@@ -507,10 +480,10 @@ static const struct {
 	{ "environment", v_line }, { "user", v_line },
 	{ "socket-user", v_line }, { "socket-group", v_line },
 	{ "directory", v_line }, { "fd0", v_line },
-	{ "mode", v_mode }, { "tcpwrap", v_line },
+	{ "mode", v_word }, { "tcpwrap", v_line },
 	{ "max-connections", v_maxconn },
 	{ "max-connections-per-source", v_maxsrc },
-	{ "proxy-protocol", v_proxyproto }, { "idle-ignore", v_line },
+	{ "proxy-protocol", v_word }, { "idle-ignore", v_line },
 	{ "start-timeout", v_start_timeout },
 	{ "max-children", v_maxsrc }, { "max-children-per-source", v_maxsrc },
 	{ "max-per-minute", v_maxsrc },
@@ -914,8 +887,8 @@ build_proxy(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 	ac->ac_start_timeout = opt_int(pick(sec, glob, "start-timeout"),
 	    "start-timeout");
 	s = opt_str(pick(sec, glob, "proxy-protocol"), "proxy-protocol");
-	ac->ac_proxyproto = s == NULL || strcmp(s, "no") == 0 ? 0 :
-	    s[1] - '0';
+	if ((ac->ac_proxyproto = word_index(proxyproto_words, s)) == -1)
+		ac->ac_proxyproto = 0;		/* reported by v_word() */
 	src = pick(sec, glob, "idle-ignore");
 	if ((ac->ac_nignore = opt_size(src, "idle-ignore")) == 0)
 		return;
@@ -952,8 +925,8 @@ build_mode(struct svc_conf *sc, cfg_t *sec, cfg_t *glob)
 
 	dgram = sc->sc_socktype == SOCK_DGRAM;
 	src = pick(sec, glob, "mode");
-	if ((mode = mode_parse(opt_str(src, "mode"))) == -1)
-		mode = MODE_PASS;		/* reported by v_mode() */
+	if ((mode = word_index(mode_words, opt_str(src, "mode"))) == -1)
+		mode = MODE_PASS;		/* reported by v_word() */
 	if (sc->sc_internal != INETD_EXTERNAL) {
 		if (src == sec && mode != MODE_NOWAIT)
 			key_err(sec, sc, "mode", "an internal service is served "
@@ -1094,12 +1067,11 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	}
 
 	/* what it is: internal (no server), stream or dgram */
-	if ((s = opt_str(sec, "socket-type")) != NULL &&
-	    strcmp(s, "dgram") == 0)
+	if (word_index(socktype_words, opt_str(sec, "socket-type")) == 1)
 		sc->sc_socktype = SOCK_DGRAM;
 	if ((s = opt_str(sec, "internal")) != NULL) {
 		/* An unknown one is reported: still no server needed. */
-		k = internal_parse(s);
+		k = word_index(conf_internal_names + 1, s) + 1;
 		sc->sc_internal = (unsigned char)(k > 0 ? k : INETD_ECHO);
 		if (opt_str(sec, "server") != NULL)
 			key_err(sec, sc, "server", "server: an internal "
@@ -1313,8 +1285,8 @@ parse(char *buf, size_t len, int flags)
 	cfg_set_validate_func(cfg, "service|args", v_line);
 	cfg_set_validate_func(cfg, "service|tcpwrap-name", v_line);
 	cfg_set_validate_func(cfg, "service|backend", v_line);
-	cfg_set_validate_func(cfg, "service|socket-type", v_socktype);
-	cfg_set_validate_func(cfg, "service|internal", v_internal);
+	cfg_set_validate_func(cfg, "service|socket-type", v_word);
+	cfg_set_validate_func(cfg, "service|internal", v_word);
 	cfg_set_validate_func(cfg, "hosts-allow", v_line);
 	cfg_set_validate_func(cfg, "hosts-deny", v_line);
 	cfg_set_validate_func(cfg, "service", v_service);

@@ -55,9 +55,8 @@ static const char *daemon_dirs[] = { "/usr/libexec", "/usr/sbin" };
 
 #define MAX_LIMIT	1000000		/* any limit an admin means */
 
-static const char *internals[] = {
-	NULL, "echo", "discard", "chargen", "daytime", "time"
-};
+/* The names are conf.c's table, which soad.conf's internal = uses too. */
+#define NINTERNALS	(INETD_TIME + 1)
 
 static const char *fields[] = {
 	"service", "socket type", "protocol", "wait/nowait", "user",
@@ -85,7 +84,7 @@ struct line {
 const char *
 inetd_internal_name(enum inetd_internal k)
 {
-	return k == INETD_EXTERNAL ? NULL : internals[k];
+	return k == INETD_EXTERNAL ? NULL : conf_internal_names[k];
 }
 
 static void
@@ -428,13 +427,13 @@ find_internal(const char *service, const char *proto)
 	struct servent	*se;
 	size_t		 k;
 
-	for (k = 1; k < sizeof(internals) / sizeof(internals[0]); k++)
-		if (strcmp(service, internals[k]) == 0)
+	for (k = 1; k < NINTERNALS; k++)
+		if (strcmp(service, conf_internal_names[k]) == 0)
 			return (enum inetd_internal)k;
 	if ((se = getservbyname(service, proto)) == NULL)
 		return INETD_EXTERNAL;
-	for (k = 1; k < sizeof(internals) / sizeof(internals[0]); k++)
-		if (strcmp(se->s_name, internals[k]) == 0)
+	for (k = 1; k < NINTERNALS; k++)
+		if (strcmp(se->s_name, conf_internal_names[k]) == 0)
 			return (enum inetd_internal)k;
 	return INETD_EXTERNAL;
 }
@@ -684,7 +683,7 @@ parse_entry(char **tok, size_t n, int line)
 			    "supported; line not served", l.e.ie_service);
 			goto done;
 		}
-		l.e.ie_wrapname = xstrdup(internals[l.e.ie_internal]);
+		l.e.ie_wrapname = xstrdup(conf_internal_names[l.e.ie_internal]);
 		if ((l.e.ie_argv = calloc(1, sizeof(char *))) == NULL)
 			fatal("calloc");
 	}

@@ -188,6 +188,7 @@ typedef void (*conf_sink_fn)(const char *, int, const char *);
 
 void	 conf_set_sink(conf_sink_fn);
 char	*xstrdup(const char *);
+extern const char *const conf_internal_names[];
 int	 conf_valid_wrapname(const char *);
 char	*conf_intern(struct conf *, const char *);
 char	**conf_argv_of(struct conf *, char *);
