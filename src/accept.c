@@ -268,22 +268,7 @@ accept_log_limited(const char *fmt, ...)
 void
 accept_log_peer(const struct conn *cn, char *buf, size_t len)
 {
-	const struct sockaddr_in	*sin = &cn->cn_peer.sin;
-	const struct sockaddr_in6	*sin6 = &cn->cn_peer.sin6;
-	char				 a[INET6_ADDRSTRLEN];
-
-	if (cn->cn_peer.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(sin->sin_port));
-	} else if (cn->cn_peer.sa.sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(sin6->sin6_port));
-	} else if (cn->cn_peer.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
-	} else
-		snprintf(buf, len, "local");
+	addr_peer_fmt(&cn->cn_peer.sa, buf, len);
 }
 
 static int

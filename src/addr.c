@@ -323,3 +323,45 @@ addr_mask_match(const struct addr_mask *m, const struct sockaddr *sa)
 	return rest == 0 ||
 	    ((a[full] ^ m->am_addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
+
+/*
+ * A client's address for logs and the environment: an IPv4-mapped IPv6
+ * one (a dual-stack listener's IPv4 client) as the IPv4 it is.  HOST
+ * gets the address; returns the port, or -1 for a client with none
+ * (UNIX), HOST then empty.
+ */
+int
+addr_peer_host(const struct sockaddr *sa, char *host, size_t len)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+
+	host[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)len);
+		return ntohs(sin->sin_port);
+	}
+	if (sa->sa_family != AF_INET6)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12, host,
+		    (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)len);
+	return ntohs(sin6->sin6_port);
+}
+
+/* "A.B.C.D:PORT", "[V6]:PORT", or "local" for a client with no address. */
+void
+addr_peer_fmt(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	host[INET6_ADDRSTRLEN];
+	int	port = addr_peer_host(sa, host, sizeof(host));
+
+	if (port == -1)
+		snprintf(buf, len, "local");
+	else if (strchr(host, ':') != NULL)
+		snprintf(buf, len, "[%s]:%d", host, port);
+	else
+		snprintf(buf, len, "%s:%d", host, port);
+}

@@ -725,26 +725,6 @@ dgram_bad_src(const union addr_sa *peer, const uint16_t *ports, size_t n,
 	return NULL;
 }
 
-static void
-dgram_peer_fmt(const union addr_sa *peer, char *buf, size_t len)
-{
-	char	a[INET6_ADDRSTRLEN];
-
-	if (peer->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &peer->sin.sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(peer->sin.sin_port));
-	} else if (peer->sa.sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&peer->sin6.sin6_addr)) {
-		inet_ntop(AF_INET, peer->sin6.sin6_addr.s6_addr + 12, a,
-		    sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(peer->sin6.sin6_port));
-	} else if (peer->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &peer->sin6.sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(peer->sin6.sin6_port));
-	} else
-		snprintf(buf, len, "?");
-}
-
 /* Refusals: one line a second at most, then a count. */
 static void
 dgram_refused(const char *name, const union addr_sa *peer, const char *why)
@@ -759,7 +739,7 @@ dgram_refused(const char *name, const union addr_sa *peer, const char *why)
 		return;
 	}
 	last = now;
-	dgram_peer_fmt(peer, p, sizeof(p));
+	addr_peer_fmt(&peer->sa, p, sizeof(p));
 	if (quiet > 0)
 		log_warnx("%s: refused datagram from %s: %s (and %ld more not "
 		    "logged)", name, p, why, quiet);

@@ -29,24 +29,14 @@ static void
 client_env(const struct conn *cn, char *addr, size_t alen, char *port,
     size_t plen)
 {
-	const struct sockaddr_in	*sin = &cn->cn_peer.sin;
-	const struct sockaddr_in6	*sin6 = &cn->cn_peer.sin6;
-	char				 a[INET6_ADDRSTRLEN];
+	char	host[INET6_ADDRSTRLEN];
+	int	p = addr_peer_host(&cn->cn_peer.sa, host, sizeof(host));
 
-	a[0] = '\0';
-	if (cn->cn_peer.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(port, plen, "REMOTE_PORT=%u", ntohs(sin->sin_port));
-	} else if (cn->cn_peer.sa.sa_family == AF_INET6) {
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12, a,
-			    sizeof(a));
-		else
-			inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(port, plen, "REMOTE_PORT=%u", ntohs(sin6->sin6_port));
-	} else
+	snprintf(addr, alen, "REMOTE_ADDR=%s", host);
+	if (p == -1)
 		port[0] = '\0';
-	snprintf(addr, alen, "REMOTE_ADDR=%s", a);
+	else
+		snprintf(port, plen, "REMOTE_PORT=%d", p);
 }
 
 /* Discards the datagram a dgram nowait process did not take, if any. */

@@ -56,6 +56,8 @@ void	 addr_fmt(const struct addr *, char *, size_t);
 int	 addr_port(const struct addr *);
 const char *addr_path(const struct addr *);
 int	 addr_conflict(const struct addr *, const struct addr *);
+int	 addr_peer_host(const struct sockaddr *, char *, size_t);
+void	 addr_peer_fmt(const struct sockaddr *, char *, size_t);
 
 /* An address or network, as idle-ignore lists them. */
 struct addr_mask {
