@@ -169,16 +169,6 @@ start_relay(struct conn *cn)
 		conn_refuse(cn, "cannot relay");
 }
 
-static double
-since(const struct timespec *t)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) +
-	    (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -237,7 +227,7 @@ try_connect(struct conn *cn)
 	const struct addr	*a = target(cn);
 	int			 fd;
 
-	if (since(&cn->cn_since) > (double)ac->ac_start_timeout) {
+	if (svc_elapsed(&cn->cn_since) > (double)ac->ac_start_timeout) {
 		conn_refuse(cn, "the service did not accept within "
 		    "start-timeout");
 		return;

@@ -394,6 +394,7 @@ void	 svc_want(struct service *);
 void	 svc_conns_changed(struct service *);
 int	 svc_running(const struct service *);
 int	 svc_rate_over(struct service *, long);
+double	 svc_elapsed(const struct timespec *);
 int	 svc_all_stopped(void);
 void	 svc_free_all(void);
 

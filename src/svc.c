@@ -58,7 +58,8 @@ svc_now(struct timespec *ts)
 	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
-static double
+/* Seconds since SINCE, a CLOCK_MONOTONIC time. */
+double
 svc_elapsed(const struct timespec *since)
 {
 	struct timespec	now;
