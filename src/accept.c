@@ -444,9 +444,6 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 	memcpy(&cn->cn_peer, peer, peerlen < sizeof(cn->cn_peer) ? peerlen :
 	    sizeof(cn->cn_peer));
 	cn->cn_peerlen = peerlen;
-	cn->cn_locallen = sizeof(cn->cn_local);
-	if (getsockname(fd, &cn->cn_local.sa, &cn->cn_locallen) == -1)
-		cn->cn_locallen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &cn->cn_since);
 	cn->cn_ignored = 1;	/* no activity until allowed */
 	/* Refusals first: a refused connection is never counted. */

@@ -152,13 +152,20 @@ static void
 start_relay(struct conn *cn)
 {
 	const struct accept_conf	*ac = cn->cn_svc->sv_conf->sc_accept;
+	union addr_sa		 local;
+	socklen_t		 llen = sizeof(local);
 	char			 hdr[PROXYPROTO_MAX];
 	size_t			 hlen = 0;
 
-	if (ac->ac_proxyproto != 0)
+	/* The address the client reached: asked only when a header
+	 * needs it, not for every connection. */
+	if (ac->ac_proxyproto != 0) {
+		if (getsockname(cn->cn_fd, &local.sa, &llen) == -1)
+			local.sa.sa_family = AF_UNSPEC;
 		hlen = proxyproto_header(ac->ac_proxyproto,
 		    cn->cn_peer.sa.sa_family == AF_UNIX ? NULL : &cn->cn_peer.sa,
-		    &cn->cn_local.sa, hdr, sizeof(hdr));
+		    &local.sa, hdr, sizeof(hdr));
+	}
 	if (cn->cn_ev != NULL) {
 		event_free(cn->cn_ev);
 		cn->cn_ev = NULL;

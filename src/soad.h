@@ -481,9 +481,7 @@ struct conn {
 	int			 cn_counted;	/* in sv_open (and sv_conns) */
 	int			 cn_tries;
 	union addr_sa		 cn_peer;
-	union addr_sa		 cn_local;
 	socklen_t		 cn_peerlen;
-	socklen_t		 cn_locallen;
 	struct timespec		 cn_since;	/* accepted */
 	struct srcent		*cn_src;	/* per-source count */
 	struct wrap_req		*cn_wrap;
