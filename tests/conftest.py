@@ -82,6 +82,37 @@ def http_get(addr, path="/", timeout=10.0, source=None):
     return body.decode(errors="replace")
 
 
+def talk(port, data=b"", host="127.0.0.1", source=None, timeout=10.0,
+         shut=True):
+    """Connect (from SOURCE if given), send DATA, shut down writing, and
+    return all the server sends until it closes; b"" for a refused
+    connection, even one reset before the client wrote."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    if source:
+        s.bind((source, 0))
+    s.settimeout(timeout)
+    s.connect((host, port))
+    try:
+        if data:
+            s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass            # a refused connection may be gone already
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+
+
 class Soad:
     """One running soad -d with its config and log in a temp dir."""
 

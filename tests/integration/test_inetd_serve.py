@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import SOAD, Soad, free_port
+from conftest import SOAD, Soad, free_port, talk
 
 
 def free_both():
@@ -25,32 +25,6 @@ def free_both():
         finally:
             u.close()
     raise RuntimeError("no port")
-
-
-def tcp(port, send=b"", source=None, shut=True):
-    s = socket.socket()
-    if source:
-        s.bind((source, 0))
-    s.settimeout(10)
-    s.connect(("127.0.0.1", port))
-    try:
-        if send:
-            s.sendall(send)
-        if shut:
-            s.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass            # a refused connection may be gone already
-    out = b""
-    while True:
-        try:
-            c = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not c:
-            break
-        out += c
-    s.close()
-    return out
 
 
 def udp(port, data=b"x"):
@@ -110,8 +84,8 @@ def inetd_conf(tmp_path):
 
 
 def check_serving(ports, soad):
-    assert tcp(ports["echo"], b"hello") == b"hello"
-    line = tcp(ports["daytime"])
+    assert talk(ports["echo"], b"hello") == b"hello"
+    line = talk(ports["daytime"])
     assert line.endswith(b"\r\n") and len(line.split()) == 5, line
     s = socket.create_connection(("127.0.0.1", ports["chargen"]), 10)
     data = b""
@@ -124,13 +98,13 @@ def check_serving(ports, soad):
     assert t is not None and abs(struct.unpack("!I", t)[0] -
                                  (int(time.time()) + 2208988800)) <= 2
     # hosts.deny: another client address is refused on nowait/internal.
-    assert tcp(ports["echo"], b"hello", source="127.0.0.2") == b""
+    assert talk(ports["echo"], b"hello", source="127.0.0.2") == b""
     soad.wait_log(r"refused connection from 127\.0\.0\.2:\d+: denied by "
                   r"hosts_access for daemon echo")
     if os.path.exists("/usr/sbin/in.fingerd") and shutil.which("finger"):
-        out = tcp(ports["finger"], b"root\r\n").decode(errors="replace")
+        out = talk(ports["finger"], b"root\r\n").decode(errors="replace")
         assert "root" in out, out
-        assert tcp(ports["finger"], b"root\r\n", source="127.0.0.2") == b""
+        assert talk(ports["finger"], b"root\r\n", source="127.0.0.2") == b""
         soad.wait_log(r"denied by hosts_access for daemon in\.fingerd")
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import free_port, retry
+from conftest import free_port, retry, talk
 
 
 SH = "/bin/sh"
@@ -26,34 +26,6 @@ def nowait_svc(name, port, script, extra="", host="127.0.0.1"):
 %s
 }
 """ % (name, host, port, SH, script, extra)
-
-
-def talk(port, data=b"", host="127.0.0.1", source=None, timeout=10.0,
-         shut=True):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    if source:
-        s.bind((source, 0))
-    s.settimeout(timeout)
-    s.connect((host, port))
-    try:
-        if data:
-            s.sendall(data)
-        if shut:
-            s.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass            # a refused connection may be gone already
-    out = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    return out
 
 
 def conf_head(tmp_path, allow="ALL: ALL\n", deny=""):
