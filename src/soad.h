@@ -392,7 +392,6 @@ void	 svc_shutdown_all(void);
 int	 svc_can_accept(const struct service *);
 void	 svc_want(struct service *);
 void	 svc_conns_changed(struct service *);
-int	 svc_running(const struct service *);
 int	 svc_rate_over(struct service *, long);
 double	 svc_elapsed(const struct timespec *);
 int	 svc_all_stopped(void);

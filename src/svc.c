@@ -771,12 +771,6 @@ svc_rate_over(struct service *sv, long rate)
 	return 1;
 }
 
-int
-svc_running(const struct service *sv)
-{
-	return sv->sv_state == SVC_RUNNING;
-}
-
 /* Proxy mode: an allowed connection needs the service. */
 void
 svc_want(struct service *sv)
