@@ -133,7 +133,7 @@ dgram_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn	*cn;
 
 	(void)what;
-	if (!svc_can_accept(sv) || sv->sv_full)
+	if (!svc_can_accept(sv) || sv->sv_acc->sa_full)
 		return;
 	if (sv->sv_conf->sc_internal != INETD_EXTERNAL) {
 		(void)internal_dgram((int)fd, svc_name(sv),
@@ -154,9 +154,9 @@ dgram_cb(evutil_socket_t fd, short what, void *arg)
 	cn->cn_ignored = 1;
 	cn->cn_counted = 1;
 	clock_gettime(CLOCK_MONOTONIC, &cn->cn_since);
-	sv->sv_open++;
+	sv->sv_acc->sa_open++;
 	if (at_limit(sv)) {
-		sv->sv_full = 1;
+		sv->sv_acc->sa_full = 1;
 		accept_watch(sv, 0);
 	}
 	(void)event_del(ls->ls_ev);
@@ -217,9 +217,9 @@ accept_watch(struct service *sv, int on)
 	struct listener	*ls;
 	size_t		 i, j;
 
-	on = on && !sv->sv_full;
-	for (i = 0; i < sv->sv_npub; i++) {
-		ls = &sv->sv_pub[i];
+	on = on && !sv->sv_acc->sa_full;
+	for (i = 0; i < sv->sv_acc->sa_npub; i++) {
+		ls = &sv->sv_acc->sa_pub[i];
 		if (ls->ls_ev == NULL)
 			continue;
 		for (j = 0; j < npaused; j++)
@@ -289,7 +289,7 @@ at_limit(const struct service *sv)
 {
 	long	max = sv->sv_conf->sc_accept->ac_maxconn;
 
-	return max > 0 && sv->sv_open >= max;
+	return max > 0 && sv->sv_acc->sa_open >= max;
 }
 
 static void
@@ -328,7 +328,7 @@ conn_allowed(struct conn *cn)
 	const struct svc_conf	*sc = sv->sv_conf;
 
 	cn->cn_ignored = is_ignored(cn);
-	if (!cn->cn_ignored && sv->sv_conns++ == 0)
+	if (!cn->cn_ignored && sv->sv_acc->sa_conns++ == 0)
 		svc_conns_changed(sv);
 
 	if (sc->sc_mode == MODE_PROXY)
@@ -343,8 +343,9 @@ conn_allowed(struct conn *cn)
 void
 conn_close(struct conn *cn)
 {
-	struct service	*sv = cn->cn_svc;
-	int		 was_full;
+	struct service		*sv = cn->cn_svc;
+	struct svc_accept	*sa;
+	int			 was_full;
 
 	TAILQ_REMOVE(&acc_conns, cn, cn_entry);
 	if (cn->cn_wrap != NULL)
@@ -359,20 +360,18 @@ conn_close(struct conn *cn)
 		free(cn);
 		return;
 	}
-	was_full = sv->sv_full;
-	sv->sv_open--;
-	if (sv->sv_full && !at_limit(sv))
-		sv->sv_full = 0;
-	if (!cn->cn_ignored) {
-		sv->sv_conns--;
-		if (sv->sv_conns == 0)
-			svc_conns_changed(sv);
-	}
-	if (was_full && !sv->sv_full && svc_can_accept(sv))
+	sa = sv->sv_acc;
+	was_full = sa->sa_full;
+	sa->sa_open--;
+	if (sa->sa_full && !at_limit(sv))
+		sa->sa_full = 0;
+	if (!cn->cn_ignored && --sa->sa_conns == 0)
+		svc_conns_changed(sv);
+	if (was_full && !sa->sa_full && svc_can_accept(sv))
 		accept_watch(sv, 1);
 	if (cn->cn_dgram != NULL) {
 		cn->cn_dgram->ls_busy = 0;
-		if (svc_can_accept(sv) && !sv->sv_full &&
+		if (svc_can_accept(sv) && !sa->sa_full &&
 		    event_add(cn->cn_dgram->ls_ev, NULL) == -1)
 			fatalx("%s: cannot watch a listener", svc_name(sv));
 	}
@@ -456,9 +455,9 @@ conn_start(struct service *sv, int lfd, int fd, const union addr_sa *peer,
 		return;
 	}
 	cn->cn_counted = 1;
-	sv->sv_open++;
-	if (at_limit(sv) && !sv->sv_full) {
-		sv->sv_full = 1;
+	sv->sv_acc->sa_open++;
+	if (at_limit(sv) && !sv->sv_acc->sa_full) {
+		sv->sv_acc->sa_full = 1;
 		accept_watch(sv, 0);
 		accept_log_limited("%s: %ld connections open (%s); new ones "
 		    "wait until one closes", svc_name(sv), ac->ac_maxconn,
@@ -511,8 +510,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int		 fd, n;
 
 	(void)what;
-	for (n = 0; n < ACCEPT_BURST && svc_can_accept(sv) && !sv->sv_full;
-	    n++) {
+	for (n = 0; n < ACCEPT_BURST && svc_can_accept(sv) &&
+	    !sv->sv_acc->sa_full; n++) {
 		len = sizeof(peer);
 		fd = accept4(lfd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {

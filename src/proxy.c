@@ -85,29 +85,30 @@ proxy_cleanup(void)
 
 /*
  * A proxy service: the configured listeners become the master's public
- * ones (sv_pub); sv_ls become the private ones the service is handed,
+ * ones (sa_pub); sv_ls become the private ones the service is handed,
  * one per public listener and with its fd name, or none with a backend.
  */
 void
 proxy_service(struct service *sv)
 {
 	const struct svc_conf	*sc = sv->sv_conf;
+	struct svc_accept	*sa = sv->sv_acc;
 	struct listen_conf	*lc;
 	struct sockaddr_un	*sun;
 	size_t			 i;
 
-	sv->sv_pub = sv->sv_ls;
-	sv->sv_npub = sv->sv_nls;
+	sa->sa_pub = sv->sv_ls;
+	sa->sa_npub = sv->sv_nls;
 	sv->sv_ls = NULL;
 	sv->sv_nls = 0;
 	if (sc->sc_accept->ac_backend.ad_family != 0)
 		return;
-	if ((sv->sv_privconf = calloc(sv->sv_npub, sizeof(*lc))) == NULL ||
-	    (sv->sv_ls = calloc(sv->sv_npub, sizeof(*sv->sv_ls))) == NULL)
+	if ((sa->sa_privconf = calloc(sa->sa_npub, sizeof(*lc))) == NULL ||
+	    (sv->sv_ls = calloc(sa->sa_npub, sizeof(*sv->sv_ls))) == NULL)
 		fatal("calloc");
-	sv->sv_nls = sv->sv_npub;
+	sv->sv_nls = sa->sa_npub;
 	for (i = 0; i < sv->sv_nls; i++) {
-		lc = &sv->sv_privconf[i];
+		lc = &sa->sa_privconf[i];
 		lc->lc_fdname = sc->sc_listen[i].lc_fdname;
 		lc->lc_line = sc->sc_listen[i].lc_line;
 		lc->lc_addr.ad_family = AF_UNIX;
@@ -131,8 +132,8 @@ target(const struct conn *cn)
 
 	if (sv->sv_nls == 0)
 		return &sv->sv_conf->sc_accept->ac_backend;
-	for (i = 0; i < sv->sv_npub; i++)
-		if (sv->sv_pub[i].ls_fd == cn->cn_lfd)
+	for (i = 0; i < sv->sv_acc->sa_npub; i++)
+		if (sv->sv_acc->sa_pub[i].ls_fd == cn->cn_lfd)
 			return &sv->sv_ls[i].ls_conf->lc_addr;
 	return &sv->sv_ls[0].ls_conf->lc_addr;
 }

@@ -349,31 +349,40 @@ struct instance {
 	int			 in_nowatch;	/* it killed the watcher */
 };
 
+/*
+ * What only a service the master accepts for (proxy, nowait, internal)
+ * needs; a pass-mode service has none (sv_acc NULL), so 10,000 of them
+ * do not pay for it.
+ */
+struct svc_accept {
+	/* The master listens on sa_pub and accepts; the service's sv_ls
+	 * are the private listeners it gets (proxy without a backend). */
+	struct listener		*sa_pub;
+	size_t			 sa_npub;
+	struct listen_conf	*sa_privconf;
+	int			 sa_open;	/* connections in progress */
+	int			 sa_conns;	/* ... that count as activity */
+	int			 sa_wanted;	/* one waits for a start */
+	int			 sa_full;	/* at max-connections */
+	time_t			 sa_rate_t;	/* nowait: this minute began */
+	long			 sa_rate_n;	/* ... with so many starts */
+};
+
 struct service {
 	TAILQ_ENTRY(service)	 sv_entry;
 	struct svc_conf		*sv_conf;
-	size_t			 sv_index;	/* in the watcher's table */
 	struct listener		*sv_ls;		/* sv_nls of them */
+	struct instance		*sv_inst;	/* its process, or NULL */
+	struct event		*sv_timer;
+	struct svc_accept	*sv_acc;	/* NULL in pass mode */
+	struct timespec		 sv_active;	/* last activity seen */
+	size_t			 sv_index;	/* in the watcher's table */
 	size_t			 sv_nls;
 	enum svc_state		 sv_state;
-	struct instance		*sv_inst;	/* its process, or NULL */
-	struct timespec		 sv_active;	/* last activity seen */
 	int			 sv_failures;	/* consecutive failed starts */
 	int			 sv_busy;	/* connections open at last count */
-	int			 sv_muted;	/* arrival signals off for a window */
-	int			 sv_bindwarned;
-	struct event		*sv_timer;
-	/* Proxy mode: the master listens on sv_pub and accepts; sv_ls are
-	 * the private listeners the service gets (none with a backend). */
-	struct listener		*sv_pub;
-	size_t			 sv_npub;
-	struct listen_conf	*sv_privconf;
-	int			 sv_open;	/* connections in progress */
-	int			 sv_conns;	/* ... that count as activity */
-	int			 sv_wanted;	/* one waits for a start */
-	int			 sv_full;	/* at max-connections */
-	time_t			 sv_rate_t;	/* nowait: this minute began */
-	long			 sv_rate_n;	/* ... with so many starts */
+	unsigned char		 sv_muted;	/* arrival signals off a window */
+	unsigned char		 sv_bindwarned;
 };
 
 TAILQ_HEAD(svc_list, service);
@@ -477,7 +486,7 @@ struct conn {
 	int			 cn_out;	/* to the service, or -1 */
 	int			 cn_lfd;	/* the listener it came from */
 	int			 cn_ignored;	/* idle-ignore source */
-	int			 cn_counted;	/* in sv_open (and sv_conns) */
+	int			 cn_counted;	/* in sa_open (and sa_conns) */
 	int			 cn_tries;
 	union addr_sa		 cn_peer;
 	socklen_t		 cn_peerlen;

@@ -217,14 +217,15 @@ svc_enter(struct service *sv, enum svc_state st, long arg)
 	case SVC_IDLE:
 		/* Proxy: a connection allowed meanwhile, or one still open
 		 * (queued for a service that died), starts it again. */
-		if (proxy && !svc_exiting && (sv->sv_wanted || sv->sv_conns > 0))
+		if (proxy && !svc_exiting && (sv->sv_acc->sa_wanted ||
+		    sv->sv_acc->sa_conns > 0))
 			svc_start(sv);
 		break;
 	case SVC_RUNNING:
 		svc_now(&sv->sv_active);
 		sv->sv_busy = 0;
 		sv->sv_muted = 0;	/* svc_start armed O_ASYNC */
-		if (sc->sc_timeout > 0 && (!proxy || sv->sv_conns == 0))
+		if (sc->sc_timeout > 0 && (!proxy || sv->sv_acc->sa_conns == 0))
 			arm(sv, (double)sc->sc_timeout);
 		break;
 	case SVC_STOPPING:
@@ -271,7 +272,8 @@ svc_start(struct service *sv)
 	pid_t			 pid;
 	size_t			 i;
 
-	sv->sv_wanted = 0;
+	if (sv->sv_acc != NULL)
+		sv->sv_acc->sa_wanted = 0;
 	/* A proxy's private listeners need no arrival signals: the master
 	 * sees every connection. */
 	for (i = 0; i < sv->sv_nls; i++)
@@ -363,7 +365,7 @@ svc_idle_check(struct service *sv)
 	if (sc->sc_mode == MODE_PROXY) {
 		/* Exact: the master counts every connection; the last one to
 		 * close re-arms this timer (svc_conns_changed). */
-		if (sv->sv_conns > 0)
+		if (sv->sv_acc->sa_conns > 0)
 			return;
 		goto counted;
 	}
@@ -456,7 +458,9 @@ svc_create(struct svc_conf *sc)
 	struct service	*sv;
 	size_t		 i;
 
-	if ((sv = calloc(1, sizeof(*sv))) == NULL)
+	if ((sv = calloc(1, sizeof(*sv))) == NULL ||
+	    (sc->sc_accept != NULL &&
+	    (sv->sv_acc = calloc(1, sizeof(*sv->sv_acc))) == NULL))
 		fatal("calloc");
 	sv->sv_conf = sc;
 	sv->sv_index = svc_count++;
@@ -475,8 +479,8 @@ svc_create(struct svc_conf *sc)
 			sv->sv_ls[i].ls_index = svc_nlisteners++;
 	} else if (sc->sc_accept != NULL) {
 		/* nowait, internal: only the master uses the listeners. */
-		sv->sv_pub = sv->sv_ls;
-		sv->sv_npub = sv->sv_nls;
+		sv->sv_acc->sa_pub = sv->sv_ls;
+		sv->sv_acc->sa_npub = sv->sv_nls;
 		sv->sv_ls = NULL;
 		sv->sv_nls = 0;
 	}
@@ -488,7 +492,8 @@ svc_create(struct svc_conf *sc)
 static void
 svc_free(struct service *sv)
 {
-	size_t	i;
+	struct svc_accept	*sa = sv->sv_acc;
+	size_t			 i;
 
 	TAILQ_REMOVE(&svc_all, sv, sv_entry);
 	for (i = 0; i < sv->sv_nls; i++) {
@@ -497,16 +502,19 @@ svc_free(struct service *sv)
 		arrival_forget(&sv->sv_ls[i]);
 		listener_close(&sv->sv_ls[i]);
 	}
-	for (i = 0; i < sv->sv_npub; i++) {
-		if (sv->sv_pub[i].ls_ev != NULL)
-			event_free(sv->sv_pub[i].ls_ev);
-		listener_close(&sv->sv_pub[i]);
+	for (i = 0; sa != NULL && i < sa->sa_npub; i++) {
+		if (sa->sa_pub[i].ls_ev != NULL)
+			event_free(sa->sa_pub[i].ls_ev);
+		listener_close(&sa->sa_pub[i]);
 	}
 	if (sv->sv_timer != NULL)
 		event_free(sv->sv_timer);
 	free(sv->sv_ls);
-	free(sv->sv_pub);
-	free(sv->sv_privconf);
+	if (sa != NULL) {
+		free(sa->sa_pub);
+		free(sa->sa_privconf);
+		free(sa);
+	}
 	free(sv->sv_inst);	/* only if soad exits with it running */
 	free(sv);
 }
@@ -547,14 +555,16 @@ bind_one(struct service *sv, struct listener *ls, int public)
 void
 svc_bind(struct service *sv)
 {
-	size_t		 i, bound = 0;
+	struct svc_accept	*sa = sv->sv_acc;
+	size_t			 i, npub = sa != NULL ? sa->sa_npub : 0;
+	size_t			 bound = 0;
 
 	for (i = 0; i < sv->sv_nls; i++)
 		bound += bind_one(sv, &sv->sv_ls[i], 0) == 0;
 	if (bound == sv->sv_nls)
-		for (i = 0; i < sv->sv_npub; i++)
-			bound += bind_one(sv, &sv->sv_pub[i], 1) == 0;
-	if (bound == sv->sv_nls + sv->sv_npub) {
+		for (i = 0; i < npub; i++)
+			bound += bind_one(sv, &sa->sa_pub[i], 1) == 0;
+	if (bound == sv->sv_nls + npub) {
 		if (sv->sv_bindwarned)
 			log_info("%s: all listeners bound", sv->sv_conf->sc_name);
 		sv->sv_bindwarned = 0;
@@ -754,19 +764,20 @@ int
 svc_rate_over(struct service *sv, long rate)
 {
 	const struct accept_conf	*ac = sv->sv_conf->sc_accept;
+	struct svc_accept		*sa = sv->sv_acc;
 	struct timespec			 now;
 
 	svc_now(&now);
-	if (now.tv_sec - sv->sv_rate_t >= 60) {
-		sv->sv_rate_t = now.tv_sec;
-		sv->sv_rate_n = 0;
+	if (now.tv_sec - sa->sa_rate_t >= 60) {
+		sa->sa_rate_t = now.tv_sec;
+		sa->sa_rate_n = 0;
 	}
-	if (++sv->sv_rate_n <= rate)
+	if (++sa->sa_rate_n <= rate)
 		return 0;
 	log_warnx("%s: more than %ld connections in a minute "
 	    "(max-per-minute); paused for %ld s", sv->sv_conf->sc_name, rate,
 	    ac->ac_rate_pause);
-	sv->sv_rate_n = 0;
+	sa->sa_rate_n = 0;
 	svc_enter(sv, SVC_BACKOFF, ac->ac_rate_pause);
 	return 1;
 }
@@ -777,7 +788,7 @@ svc_want(struct service *sv)
 {
 	if (sv->sv_state == SVC_RUNNING || svc_exiting)
 		return;
-	sv->sv_wanted = 1;
+	sv->sv_acc->sa_wanted = 1;
 	if (sv->sv_state == SVC_IDLE)
 		svc_start(sv);
 }
@@ -790,7 +801,7 @@ svc_want(struct service *sv)
 void
 svc_conns_changed(struct service *sv)
 {
-	if (sv->sv_conns > 0 || sv->sv_state != SVC_RUNNING)
+	if (sv->sv_acc->sa_conns > 0 || sv->sv_state != SVC_RUNNING)
 		return;
 	svc_now(&sv->sv_active);
 	if (sv->sv_conf->sc_timeout > 0)
@@ -811,7 +822,7 @@ svc_log_state(void)
 			    (long)svc_pid(sv));
 		if (sv->sv_conf->sc_accept != NULL)
 			snprintf(act, sizeof(act), ", %d connections open",
-			    sv->sv_open);
+			    sv->sv_acc->sa_open);
 		else if (sv->sv_state == SVC_RUNNING)
 			snprintf(act, sizeof(act), ", last active %.0f s ago%s",
 			    svc_elapsed(&sv->sv_active),
