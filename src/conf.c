@@ -355,6 +355,7 @@ svc_conf_free(struct svc_conf *sc)
 	if (sc->sc_accept != NULL)
 		free(sc->sc_accept->ac_ignore);
 	free(sc->sc_accept);
+	free(sc->sc_limits);
 	/* Server, argv, environment, user and directory are interned. */
 	if (!sc->sc_sharedargv && sc->sc_argv != conf_nostrings)
 		free(sc->sc_argv);

@@ -211,8 +211,8 @@ build(struct conf *cf, const struct inetd_group *g, int flags,
 	}
 
 	/* the globals, and what inetd gives every server */
-	sc->sc_timeout = cf->cf_timeout;
-	sc->sc_kill_timeout = cf->cf_kill_timeout;
+	sc->sc_timeout = (int)cf->cf_timeout;
+	sc->sc_kill_timeout = (int)cf->cf_kill_timeout;
 	sc->sc_stop_signal = cf->cf_stop_signal;
 	sc->sc_backlog = cf->cf_backlog;
 	sc->sc_umask = 022;

@@ -1065,6 +1065,7 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 	unsigned int	 i;
 	int		 line, k, r, nerr;
 	gid_t		 g;
+	rlim_t		 lim;
 	const struct passwd *pw;
 
 	P.building = se;
@@ -1150,8 +1151,8 @@ build_service(cfg_t *glob, const struct section *se, int flags)
 
 common:
 	/* plain inherited values */
-	sc->sc_timeout = opt_int(pick(sec, glob, "timeout"), "timeout");
-	sc->sc_kill_timeout = opt_int(pick(sec, glob, "kill-timeout"),
+	sc->sc_timeout = (int)opt_int(pick(sec, glob, "timeout"), "timeout");
+	sc->sc_kill_timeout = (int)opt_int(pick(sec, glob, "kill-timeout"),
 	    "kill-timeout");
 	sc->sc_backlog = (int)opt_int(pick(sec, glob, "backlog"),
 	    "backlog");
@@ -1167,9 +1168,14 @@ common:
 	check_env(src, sc);
 	for (k = 0; k < LIM_COUNT; k++) {
 		s = opt_str(pick(sec, glob, limit_keys[k]), limit_keys[k]);
-		if (s != NULL && conf_parse_limit(s, &sc->sc_limits[k].lm_value)
-		    == 0)
-			sc->sc_limitset |= 1U << k;
+		if (s == NULL || conf_parse_limit(s, &lim) == -1)
+			continue;
+		/* Most services set none: the array only when needed. */
+		if (sc->sc_limits == NULL && (sc->sc_limits = calloc(LIM_COUNT,
+		    sizeof(*sc->sc_limits))) == NULL)
+			fatal("calloc");
+		sc->sc_limits[k].lm_value = lim;
+		sc->sc_limitset |= 1U << k;
 	}
 
 	/* directory */

@@ -44,8 +44,8 @@ union addr_sa {
 };
 
 struct addr {
-	int			 ad_family;	/* AF_INET, AF_INET6, AF_UNIX */
-	int			 ad_any;	/* "PORT": every address */
+	unsigned short		 ad_family;	/* AF_INET, AF_INET6, AF_UNIX */
+	unsigned char		 ad_any;	/* "PORT": every address */
 	union addr_sa		 ad_ss;
 	socklen_t		 ad_len;
 };
@@ -133,12 +133,11 @@ struct svc_conf {				/* one per service: kept small */
 	char		       **sc_env;	/* NULL-terminated, NAME=value */
 	char			*sc_user;
 	char			*sc_dir;
-	long			 sc_timeout;
-	long			 sc_kill_timeout;
-	struct limit_conf	 sc_limits[LIM_COUNT];
+	struct limit_conf	*sc_limits;	/* LIM_COUNT, or NULL if none */
 	struct accept_conf	*sc_accept;	/* the master accepts, else NULL */
+	int			 sc_timeout;	/* at most a year of seconds */
+	int			 sc_kill_timeout;
 	int			 sc_line;	/* section's closing line */
-	int			 sc_setuser;	/* 0: run as soad's own user */
 	uid_t			 sc_uid;
 	gid_t			 sc_gid;
 	uid_t			 sc_sock_uid;
@@ -147,6 +146,7 @@ struct svc_conf {				/* one per service: kept small */
 	mode_t			 sc_umask;
 	int			 sc_stop_signal;
 	int			 sc_backlog;
+	unsigned char		 sc_setuser;	/* 0: run as soad's own user */
 	unsigned char		 sc_fd0;		/* pass: also fd 0 (always
 						 * for dgram); else 0 */
 	unsigned char		 sc_limitset;	/* bit k: sc_limits[k] set */

@@ -418,7 +418,7 @@ counted:
 		arm(sv, conncount_delay(sc->sc_timeout));
 		return;
 	}
-	log_info("%s: idle for %ld s, stopping pid %ld with %s", sc->sc_name,
+	log_info("%s: idle for %d s, stopping pid %ld with %s", sc->sc_name,
 	    sc->sc_timeout, (long)svc_pid(sv),
 	    conf_signal_name(sc->sc_stop_signal, sig, sizeof(sig)));
 	svc_enter(sv, SVC_STOPPING, 0);
@@ -439,7 +439,7 @@ svc_timer(evutil_socket_t fd, short what, void *arg)
 		svc_idle_check(sv);
 		break;
 	case SVC_STOPPING:
-		log_warnx("%s: pid %ld still running %ld s after the stop "
+		log_warnx("%s: pid %ld still running %d s after the stop "
 		    "signal, killing it", sv->sv_conf->sc_name,
 		    (long)svc_pid(sv), sv->sv_conf->sc_kill_timeout);
 		send_kill(sv);
