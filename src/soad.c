@@ -371,6 +371,13 @@ main(int argc, char *argv[])
 		    nerr, nerr == 1 ? "" : "s");
 		exit(EXIT_CONFIG);
 	}
+	/* Before daemonizing, and with -n too: a missing tcp_wrappers
+	 * helper program is said on stderr, not at the first check. */
+	for (i = 0; i < cf->cf_nsvcs; i++)
+		nwrap += cf->cf_svcs[i]->sc_accept != NULL &&
+		    cf->cf_svcs[i]->sc_accept->ac_wrapname != NULL;
+	if (nwrap > 0 && wrap_prepare(debug) == -1)
+		exit(EXIT_OSERR);
 	if (check) {
 		conf_free(cf);
 		exit(0);
@@ -403,8 +410,6 @@ main(int argc, char *argv[])
 	for (i = 0; i < cf->cf_nsvcs; i++) {
 		nls += conf_nlisteners(cf->cf_svcs[i]);
 		nproxy += cf->cf_svcs[i]->sc_mode == MODE_PROXY;
-		nwrap += cf->cf_svcs[i]->sc_accept != NULL &&
-		    cf->cf_svcs[i]->sc_accept->ac_wrapname != NULL;
 	}
 	accept_init(base);
 	proxy_init(base);

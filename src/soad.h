@@ -566,13 +566,15 @@ enum wrap_verdict { WRAP_ALLOW, WRAP_DENY, WRAP_TAKEN, WRAP_FAILED };
 struct wrap_req;
 typedef void (*wrap_done_fn)(void *, enum wrap_verdict);
 
+int	 wrap_prepare(int);
 int	 wrap_init(struct event_base *, const char *, const char *);
 struct wrap_req *wrap_check(int, const char *, wrap_done_fn, void *);
 void	 wrap_cancel(struct wrap_req *);
 void	 wrap_shutdown(void);
 void	 wrap_reaped(pid_t, int);
 
-/* wrapd.c */
+/* wrapd.c: the soad-wrap program, and its channel's messages */
+#define WRAP_PROG	"soad-wrap"
 #define WRAP_NAMEMAX	256		/* daemon name, with its NUL */
 
 struct wrap_msg {			/* master -> helper, with the fd */
@@ -584,9 +586,6 @@ struct wrap_reply {			/* helper -> master */
 	uint32_t		 wr_id;
 	uint32_t		 wr_verdict;	/* enum wrap_verdict */
 };
-
-void	 wrapd_main(int, pid_t, const char *, const char *)
-	    __attribute__((__noreturn__));
 
 /* hostsscan.c */
 int	 hostsscan_buf(const char *, size_t);

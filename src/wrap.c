@@ -1,8 +1,10 @@
 /*
  * tcp_wrappers checks, master side.  libwrap may block on DNS or ident
  * lookups, is not thread-safe, and its options change the process that
- * runs them, so the master never calls it: a pool of helper processes
- * (wrapd.c) does, one check at a time each.
+ * runs them, so the master never calls it, nor even links it: a pool of
+ * helper processes running the soad-wrap program (wrapd.c) does, one
+ * check at a time each.  A helper is started with posix_spawn (no copy
+ * of the master's memory), its channel at fd 3, every signal default.
  *
  * A check sends {id, daemon name} and a copy of the connection
  * (SCM_RIGHTS) over the helper's SOCK_SEQPACKET channel; the helper
@@ -16,18 +18,24 @@
  * (ev_done), never from inside wrap_check().
  *
  * Owns: each helper's channel (master end) and process (registered in
- * child.c as CHILD_WRAP; wrap_reaped() is its exit).
+ * child.c as CHILD_WRAP; wrap_reaped() is its exit).  The helper
+ * program's path is found once, by wrap_prepare(), before start-up goes
+ * any further.
  */
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -69,7 +77,11 @@ struct helper {
 TAILQ_HEAD(req_list, wrap_req);
 TAILQ_HEAD(helper_list, helper);
 
+extern char			**environ;
+
 static struct event_base	*wbase;
+static char			 helper_prog[PATH_MAX];	/* "": not found */
+static int			 helper_debug;	/* -d: it logs to stderr */
 static char			*allow_path, *deny_path;
 static struct helper_list	 helpers = TAILQ_HEAD_INITIALIZER(helpers);
 static struct req_list		 queue = TAILQ_HEAD_INITIALIZER(queue);
@@ -232,31 +244,58 @@ helper_read(evutil_socket_t fd, short what, void *arg)
 	dispatch();
 }
 
-/* Every signal back to its default, then the mask (blocked by our
- * parent around fork) emptied. */
-static void
-child_signals(void)
+/* The helper's process: fd 0 /dev/null, 1 and 2 ours, 3 its end of
+ * the channel (CHAN), nothing else (ours are close-on-exec); every
+ * signal default and none blocked; a process group of its own.  0 or
+ * an errno. */
+static int
+helper_spawn(int chan, pid_t *pid)
 {
-	struct sigaction	sa;
-	sigset_t		set;
-	int			sig;
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 sa;
+	sigset_t			 none, dfl;
+	char				 master[24], *argv[6];
+	int				 n = 0, error;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);	/* EINVAL: KILL, STOP */
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
+	(void)snprintf(master, sizeof(master), "%ld", (long)getpid());
+	argv[n++] = (char *)WRAP_PROG;
+	if (helper_debug)
+		argv[n++] = (char *)"-d";
+	argv[n++] = master;
+	argv[n++] = allow_path;
+	argv[n++] = deny_path;
+	argv[n] = NULL;
+	sigemptyset(&none);
+	/* Not KILL and STOP: some posix_spawns fail on them. */
+	sigfillset(&dfl);
+	sigdelset(&dfl, SIGKILL);
+	sigdelset(&dfl, SIGSTOP);
+	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
+		return error;
+	if ((error = posix_spawnattr_init(&sa)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return error;
+	}
+	if ((error = posix_spawn_file_actions_adddup2(&fa, chan, 3)) == 0 &&
+	    (error = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+	    O_RDONLY, 0)) == 0 &&
+	    (error = posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)) == 0 &&
+	    (error = posix_spawnattr_setsigmask(&sa, &none)) == 0 &&
+	    (error = posix_spawnattr_setsigdefault(&sa, &dfl)) == 0 &&
+	    (error = posix_spawnattr_setpgroup(&sa, 0)) == 0)
+		error = posix_spawn(pid, helper_prog, &fa, &sa, argv, environ);
+	posix_spawnattr_destroy(&sa);
+	posix_spawn_file_actions_destroy(&fa);
+	return error;
 }
 
 static struct helper *
 helper_start(void)
 {
 	struct helper	*hp;
-	sigset_t	 all, old;
-	pid_t		 pid, master = getpid();
-	int		 sv[2];
+	pid_t		 pid;
+	int		 sv[2], fd, error;
 
 	if ((hp = calloc(1, sizeof(*hp))) == NULL)
 		return NULL;
@@ -265,21 +304,26 @@ helper_start(void)
 		free(hp);
 		return NULL;
 	}
-	/* No handler of ours may run in the child before it resets them. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((pid = fork()) == 0) {
-		child_signals();
-		closelog();	/* its fd is about to go */
-		if (sv[1] != 3 && dup2(sv[1], 3) == -1)
-			_exit(EXIT_OSERR);
-		closefrom(4);
-		wrapd_main(3, master, allow_path, deny_path);
+	/* A dup2 onto itself would leave close-on-exec set: the helper's
+	 * end must not be fd 3 already. */
+	if (sv[1] == 3) {
+		if ((fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 4)) == -1) {
+			log_warn("wrap: fcntl");
+			close(sv[0]);
+			close(sv[1]);
+			free(hp);
+			return NULL;
+		}
+		close(sv[1]);
+		sv[1] = fd;
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	error = helper_spawn(sv[1], &pid);
 	close(sv[1]);
-	if (pid == -1) {
-		log_warn("wrap: cannot start a helper");
+	if (error != 0) {
+		errno = error;
+		if (log_allowed())
+			log_warn("wrap: cannot start a helper, %s",
+			    helper_prog);
 		close(sv[0]);
 		free(hp);
 		return NULL;
@@ -403,9 +447,76 @@ idle_cb(evutil_socket_t fd, short what, void *arg)
 	idle_arm();
 }
 
+#ifdef HAVE_LIBWRAP
+static int
+is_program(const char *path)
+{
+	struct stat	st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(path, X_OK) == 0;
+}
+#endif
+
+/*
+ * Find the helper program, before the master daemonizes (a missing one
+ * is then said on stderr, and by -n): soad-wrap beside the running soad
+ * if there is one, else the installed one.  The first is what lets soad
+ * run from its build tree (the test suite does); it trusts no one new:
+ * only whoever could replace soad itself can write its directory.
+ * TOSTDERR: the helpers log to stderr, as the master does with -d.
+ * -1, logged, if neither is an executable file.
+ */
+int
+wrap_prepare(int tostderr)
+{
+#ifndef HAVE_LIBWRAP
+	(void)tostderr;
+	log_warnx("wrap: soad was built without libwrap");
+	errno = ENOTSUP;
+	return -1;
+#else
+	char		 beside[PATH_MAX];
+	const char	*installed = PKGLIBEXECDIR "/" WRAP_PROG;
+
+	helper_debug = tostderr;
+	beside[0] = '\0';
+#ifdef __linux__
+	{
+		char	*slash;
+		ssize_t	 n;
+
+		n = readlink("/proc/self/exe", beside, sizeof(beside) - 1);
+		beside[n > 0 ? n : 0] = '\0';
+		if ((slash = strrchr(beside, '/')) != NULL &&
+		    (size_t)(slash + 1 - beside) + sizeof(WRAP_PROG) <=
+		    sizeof(beside))
+			memcpy(slash + 1, WRAP_PROG, sizeof(WRAP_PROG));
+		else
+			beside[0] = '\0';
+	}
+#endif
+	if (beside[0] != '\0' && is_program(beside)) {
+		memcpy(helper_prog, beside, strlen(beside) + 1);
+		return 0;
+	}
+	if (is_program(installed) && strlen(installed) < sizeof(helper_prog)) {
+		memcpy(helper_prog, installed, strlen(installed) + 1);
+		return 0;
+	}
+	log_warnx("wrap: tcp_wrappers checks need the %s program: no "
+	    "executable %s%s%s", WRAP_PROG, beside, beside[0] != '\0' ?
+	    " nor " : "", installed);
+	helper_prog[0] = '\0';
+	errno = ENOENT;
+	return -1;
+#endif
+}
+
 /*
  * Set up the checks; ALLOW and DENY are the hosts.allow and hosts.deny
- * paths the helpers read.  Starts the first helper.
+ * paths the helpers read.  After wrap_prepare(); starts the first
+ * helper.
  */
 int
 wrap_init(struct event_base *base, const char *allow, const char *deny)
@@ -420,6 +531,10 @@ wrap_init(struct event_base *base, const char *allow, const char *deny)
 #else
 	if (wbase != NULL) {
 		errno = EALREADY;
+		return -1;
+	}
+	if (helper_prog[0] == '\0') {
+		errno = ENOENT;	/* wrap_prepare() first */
 		return -1;
 	}
 	if ((allow_path = strdup(allow)) == NULL ||

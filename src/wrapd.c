@@ -1,7 +1,10 @@
 /*
- * The access-check helper, "soad-wrap": a process forked from the master
- * (wrap.c) that answers one tcp_wrappers check at a time.  It holds fds
- * 0-2, its channel to the master and, during a check, the connection.
+ * soad-wrap, the access-check helper: a program the master (wrap.c)
+ * starts, never run by hand, that answers one tcp_wrappers check at a
+ * time.  It holds fds 0-2, its channel to the master (fd 3) and, during
+ * a check, the connection; it closes anything else it inherited first.
+ * It is a program of its own so that libwrap and the libraries it pulls
+ * in (nsl, tirpc, krb5...) are never mapped into the master.
  *
  * libwrap runs here, never in the master.  If hosts.allow/hosts.deny
  * have no option but allow/deny (hostsscan.c), hosts_access() runs in
@@ -33,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,13 +46,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef HAVE_LIBWRAP
 #include <tcpd.h>
-#endif
 
 #include "soad.h"
 
-#ifdef HAVE_LIBWRAP
+#define CHAN_FD		3	/* the channel, where the master put it */
+
 /* libwrap's logging levels; it expects the program to define them. */
 int	allow_severity = LOG_INFO;
 int	deny_severity = LOG_WARNING;
@@ -380,20 +383,65 @@ serve_one(int *tainted)
 		return -1;
 	return 0;
 }
-#endif /* HAVE_LIBWRAP */
 
-void
-wrapd_main(int fd, pid_t master, const char *allow, const char *deny)
+static void __attribute__((__noreturn__))
+usage(void)
 {
-#ifdef HAVE_LIBWRAP
-	struct pollfd	pfd;
-	int		tainted = 0;
+	fprintf(stderr, "usage: soad-wrap [-d] masterpid hosts.allow "
+	    "hosts.deny (started by soad, channel on fd 3)\n");
+	exit(EXIT_USAGE);
+}
 
-	chan = fd;
-	allow_path = allow;
-	deny_path = deny;
+/* A pid as the master writes it: decimal, no sign, no leading zero. */
+static pid_t
+parse_pid(const char *s)
+{
+	const char	*p;
+	long		 v = 0;
+
+	if (*s < '1' || *s > '9')
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || v > (INT_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return (pid_t)v;
+}
+
+/* Fd 3 is a SOCK_SEQPACKET socket, as the master's channel is. */
+static int
+chan_ok(int fd)
+{
+	int		type;
+	socklen_t	len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type == SOCK_SEQPACKET;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct pollfd	pfd;
+	pid_t		master;
+	int		i = 1, debug = 0, tainted = 0;
+
+	/* Whatever the master failed to mark close-on-exec stops here. */
+	closefrom(CHAN_FD + 1);
+	if (argc > 1 && strcmp(argv[1], "-d") == 0) {
+		debug = 1;
+		i++;
+	}
+	if (argc - i != 3 || (master = parse_pid(argv[i])) == -1 ||
+	    argv[i + 1][0] == '\0' || argv[i + 2][0] == '\0' ||
+	    !chan_ok(CHAN_FD))
+		usage();
+	log_init(debug, LOG_DAEMON);
+	chan = CHAN_FD;
+	allow_path = argv[i + 1];
+	deny_path = argv[i + 2];
 #ifdef __linux__
-	(void)prctl(PR_SET_NAME, "soad-wrap");
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 #endif
@@ -416,12 +464,5 @@ wrapd_main(int fd, pid_t master, const char *allow, const char *deny)
 	/* Twist shells and spawned commands still running stay ours. */
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
-	_exit(0);
-#else
-	(void)fd;
-	(void)master;
-	(void)allow;
-	(void)deny;
-	_exit(EXIT_OSERR);
-#endif
+	return 0;
 }
