@@ -87,14 +87,14 @@ static const char *limit_keys[LIM_COUNT] = {
  * these, so finding where a key was set costs nothing.
  */
 static const char *keys[] = {
-	"timeout", "stop-signal", "kill-timeout", "backlog", "user",
-	"socket-user", "socket-group", "socket-mode", "umask", "directory",
-	"environment", "fd0", "limit-nofile", "limit-nproc", "limit-core",
-	"limit-as", "mode", "tcpwrap", "max-connections",
-	"max-connections-per-source", "proxy-protocol", "idle-ignore",
-	"start-timeout", "max-children", "max-children-per-source",
-	"max-per-minute", "max-per-minute-per-source", "rate-pause",
-	"listen", "server", "args", "tcpwrap-name", "backend",
+	"listen", "server", "args", "timeout", "stop-signal", "kill-timeout",
+	"backlog", "user", "socket-user", "socket-group", "socket-mode",
+	"umask", "directory", "environment", "fd0", "limit-nofile",
+	"limit-nproc", "limit-core", "limit-as", "mode", "tcpwrap",
+	"max-connections", "max-connections-per-source", "proxy-protocol",
+	"idle-ignore", "start-timeout", "max-children",
+	"max-children-per-source", "max-per-minute",
+	"max-per-minute-per-source", "rate-pause", "tcpwrap-name", "backend",
 	"socket-type", "internal", "hosts-allow", "hosts-deny",
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1292,11 +1292,13 @@ sections_free(void)
 static struct conf *
 parse(char *buf, size_t len, int flags)
 {
+	/* libconfuse finds a key by a linear strcmp: the keys nearly every
+	 * service sets come first. */
 	cfg_opt_t	 svc_opts[] = {
-		COMMON_OPTS(CFGF_NODEFAULT),
 		CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
 		CFG_STR("server", NULL, CFGF_NODEFAULT),
 		CFG_STR_LIST("args", NULL, CFGF_NODEFAULT),
+		COMMON_OPTS(CFGF_NODEFAULT),
 		CFG_STR("tcpwrap-name", NULL, CFGF_NODEFAULT),
 		CFG_STR("backend", NULL, CFGF_NODEFAULT),
 		CFG_STR("socket-type", NULL, CFGF_NODEFAULT),
