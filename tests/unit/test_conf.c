@@ -385,6 +385,43 @@ test_override(void **state)
 	conf_free(cf);
 }
 
+/*
+ * A global key may come after the services and still applies to each
+ * one that does not set it (a service section keeps only its own keys).
+ */
+static void
+test_late_globals(void **state)
+{
+	static const char	*env[] = { "LATE=1", NULL };
+	static const char	*none[] = { NULL };
+	static const char	 text[] =
+	    "service a {\n"
+	    "\tlisten = { \"127.0.0.1:7001\" }\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "}\n"
+	    "service b {\n"
+	    "\tlisten = { \"127.0.0.1:7002\" }\n"
+	    "\tserver = \"/bin/true\"\n"
+	    "\ttimeout = 7\n"
+	    "\tenvironment = {}\n"
+	    "}\n"
+	    "timeout = 42\n"
+	    "environment = { \"LATE=1\" }\n"
+	    "limit-core = 0\n";
+	struct conf		*cf;
+
+	(void)state;
+	cf = load_ok(text, 0);
+	assert_int_equal(svc(cf, "a")->sc_timeout, 42);
+	assert_strv(svc(cf, "a")->sc_env, env);
+	assert_limit(svc(cf, "a"), LIM_CORE, 1, 0);
+	assert_int_equal(svc(cf, "b")->sc_timeout, 7);
+	assert_strv(svc(cf, "b")->sc_env, none);
+	assert_limit(svc(cf, "b"), LIM_CORE, 1, 0);
+	assert_limit(svc(cf, "b"), LIM_AS, 0, 0);
+	conf_free(cf);
+}
+
 /* Lists are replaced whole: an empty list in a service clears it. */
 static void
 test_lists(void **state)
@@ -1910,6 +1947,7 @@ main(void)
 		cmocka_unit_test_teardown(test_inherit, teardown),
 		cmocka_unit_test_teardown(test_override, teardown),
 		cmocka_unit_test_teardown(test_lists, teardown),
+		cmocka_unit_test_teardown(test_late_globals, teardown),
 		cmocka_unit_test_teardown(test_listen_names, teardown),
 		cmocka_unit_test_teardown(test_users, teardown),
 		cmocka_unit_test_teardown(test_bad_users, teardown),
