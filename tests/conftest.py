@@ -227,6 +227,25 @@ def socket_inodes(pid):
     return out
 
 
+def proc_children(ppid, comm=None):
+    """(pid, comm, state) of every process whose parent is PPID, and whose
+    name is COMM if given."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        rest = st.rsplit(") ", 1)[1].split()
+        if int(rest[1]) == ppid and (comm is None or name == comm):
+            out.append((int(p), name, rest[0]))
+    return out
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)

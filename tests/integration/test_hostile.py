@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (SOAD, SRCDIR, Soad, alive, free_port, http_get,
-                      retry, run_check, socket_inodes, svc)
+                      proc_children, retry, run_check, socket_inodes, svc)
 
 HOSTILE = os.path.join(SRCDIR, "tests", "apps", "hostile.py")
 
@@ -52,21 +52,8 @@ def state(pid):
 
 
 def watcher_pids(master):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        ppid = int(st.rsplit(") ", 1)[1].split()[1])
-        if comm == "soad-watcher" and ppid == master and \
-                st.rsplit(") ", 1)[1][0] != "Z":
-            out.append(int(p))
-    return out
+    return [p for p, _, st in proc_children(master, "soad-watcher")
+            if st != "Z"]
 
 
 def holders(inodes):

@@ -30,7 +30,7 @@ import time
 import pytest
 
 from conftest import (FDSERVER, SOAD, SRCDIR, alive, free_port, http_get,
-                      retry, run_check)
+                      proc_children, retry, run_check)
 
 APP = os.path.join(SRCDIR, "tests", "apps", "proxy_app.py")
 PYTHON = "/usr/bin/python3"
@@ -126,17 +126,7 @@ def rss_kb(pid):
 
 def children(pid):
     """(pid, state) of every child of PID."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            st = proc_stat(int(p))
-        except (OSError, IndexError):
-            continue
-        if int(st[1]) == pid:
-            out.append((int(p), st[0]))
-    return out
+    return [(p, st) for p, _, st in proc_children(pid)]
 
 
 def refusals(soad, svc="px"):

@@ -22,7 +22,8 @@ import time
 
 import pytest
 
-from conftest import FDSERVER, SOAD, Soad, alive, free_port, retry, svc
+from conftest import (FDSERVER, SOAD, Soad, alive, free_port, proc_children,
+                      retry, svc)
 
 HOSTS = """127.0.0.1\tlocalhost
 127.0.0.2\ttwo.wrap.test two
@@ -413,20 +414,7 @@ def test_tcpwrap_refusals_logged(wsoad, ns):
 
 
 def helpers(master):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        if comm == "soad-wrap" and \
-                int(st.rsplit(") ", 1)[1].split()[1]) == master:
-            out.append(int(p))
-    return out
+    return [p for p, _, _ in proc_children(master, "soad-wrap")]
 
 
 def test_tcpwrap_killed_helper_refuses_and_is_replaced(wsoad, ns, resolver):

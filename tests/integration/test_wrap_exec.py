@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILDDIR, SOAD, free_port, retry, talk
+from conftest import BUILDDIR, SOAD, free_port, proc_children, retry, talk
 
 SOAD_WRAP = os.path.join(BUILDDIR, "soad-wrap")
 
@@ -41,21 +41,6 @@ service hi {
 """ % (d, d, port)
 
 
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st.rsplit(") ", 1)[1].split()[1]) == pid:
-            out.append(int(p))
-    return out
-
-
 def status(pid):
     with open("/proc/%d/status" % pid) as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f
@@ -83,7 +68,7 @@ def test_helper_is_soad_wrap_with_fds_0_to_3(soad, tmp_path):
     wrap = os.path.realpath(SOAD_WRAP)
 
     def helper():
-        for pid in children(soad.proc.pid):
+        for pid, _, _ in proc_children(soad.proc.pid):
             try:
                 if os.readlink("/proc/%d/exe" % pid) == wrap:
                     return pid
