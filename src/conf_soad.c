@@ -434,7 +434,7 @@ v_line(cfg_t *cfg, cfg_opt_t *opt)
 
 /*
  * Drop the options SEC does not set.  libconfuse gives every section a
- * copy of the whole schema (36 options of 144 bytes, each name strdup'd);
+ * copy of the whole schema (35 options of 144 bytes, each name strdup'd);
  * kept until the second pass, 10,000 sections touched 50 MB of fresh
  * pages, half of the start-up time.  Freed here, the next section reuses
  * the same memory.  A service's unset keys come from the global section
