@@ -13,9 +13,15 @@
  * line libconfuse knows for the section.
  *
  * Linear in the number of services: each section is taken out of
- * libconfuse as soon as it is parsed (its own title check is quadratic),
- * key lines live in a per-section table, duplicate names are found by
- * sorting.  libconfuse's tree is freed before conf_load() returns.
+ * libconfuse as soon as it is parsed (its own title check is quadratic)
+ * and keeps only the keys it sets, key lines live in a per-section table,
+ * duplicate names are found by hashing.  When no global key follows the
+ * first section (conftext_section_lines() says so), each service is built
+ * as soon as its section ends and the section freed; otherwise the
+ * sections wait for a second pass once the globals are final.  In the
+ * first case a syntax error late in the file still leaves the services
+ * before it checked.  libconfuse's tree is freed before conf_load()
+ * returns.
  */
 #include "config.h"
 
@@ -111,6 +117,12 @@ struct section {
 	int		 se_lines[NKEYS];
 };
 
+/* A service name, and the line where its first section opened. */
+struct seen {
+	char		*name;		/* NULL: a free slot */
+	int		 line;
+};
+
 static struct {
 	struct section	*secs;
 	size_t		 nsecs, secsize;
@@ -122,8 +134,13 @@ static struct {
 	int		 badint;	/* the last integer was not decimal */
 	int		 lastline;	/* the file's last line */
 	int		 unclosed;	/* the sentinel met an open brace */
-	const struct section *building;	/* the second pass's section */
+	const struct section *building;	/* the section being built */
 	struct conf	*cf;		/* being built: owns interned strings */
+	int		 flags;		/* conf_load()'s */
+	int		 eager;		/* build each section once parsed */
+	struct seen	*names;		/* service names so far, hashed */
+	size_t		 nnames, namesize;
+	size_t		 svcsize;	/* room in cf->cf_svcs */
 	const char	*execok;	/* interned server found executable */
 	const char	*dirok;		/* interned directory found */
 	uid_t		 euid;
@@ -465,33 +482,132 @@ section_shrink(cfg_t *sec)
 	sec->opts = v;
 }
 
+static uint64_t
+name_hash(const char *s)
+{
+	uint64_t	h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The free slot for NAME in table V of SIZE slots, or NAME's own. */
+static struct seen *
+name_slot(struct seen *v, size_t size, const char *name)
+{
+	size_t	i;
+
+	for (i = name_hash(name) & (size - 1); v[i].name != NULL &&
+	    strcmp(v[i].name, name) != 0; i = (i + 1) & (size - 1))
+		;
+	return &v[i];
+}
+
+/*
+ * The line where the first section named NAME opened, or 0 if this is
+ * the first (it opened at LINE): duplicates are found as the sections
+ * come, by hashing.
+ */
+static int
+name_seen(const char *name, int line)
+{
+	struct seen	*v, *e;
+	size_t		 i, size;
+
+	if (2 * (P.nnames + 1) > P.namesize) {
+		size = P.namesize == 0 ? 64 : 2 * P.namesize;
+		if ((v = calloc(size, sizeof(*v))) == NULL)
+			fatal("calloc");
+		for (i = 0; i < P.namesize; i++)
+			if (P.names[i].name != NULL)
+				*name_slot(v, size, P.names[i].name) =
+				    P.names[i];
+		free(P.names);
+		P.names = v;
+		P.namesize = size;
+	}
+	e = name_slot(P.names, P.namesize, name);
+	if (e->name != NULL)
+		return e->line;
+	e->name = xstrdup(name);
+	e->line = line;
+	P.nnames++;
+	return 0;
+}
+
+static void
+names_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < P.namesize; i++)
+		free(P.names[i].name);
+	free(P.names);
+}
+
+/* Append SC to the services of the config being built. */
+static void
+svc_append(struct svc_conf *sc)
+{
+	struct conf		 *cf = P.cf;
+	struct svc_conf		**v;
+	size_t			  size;
+
+	if (cf->cf_nsvcs + 1 >= P.svcsize) {
+		size = P.svcsize == 0 ? 16 : 2 * P.svcsize;
+		if ((v = reallocarray(cf->cf_svcs, size, sizeof(*v))) == NULL)
+			fatal("reallocarray");
+		cf->cf_svcs = v;
+		P.svcsize = size;
+	}
+	cf->cf_svcs[cf->cf_nsvcs++] = sc;
+	cf->cf_svcs[cf->cf_nsvcs] = NULL;
+}
+
+static void
+section_free(struct section *se)
+{
+	se->se_sec->path = NULL;	/* libconfuse's, shared */
+	cfg_free(se->se_sec);
+	free(se->se_val);
+	se->se_sec = NULL;
+}
+
+static struct svc_conf *build_service(cfg_t *, const struct section *, int);
+
 /*
  * A service section has just been parsed: take it out of libconfuse's
  * list.  libconfuse compares every new section's title with every one
  * before it, which is quadratic; with the list kept empty it compares
- * none, and duplicate names are found by sorting in the second pass.
+ * none, and a duplicate name is found here by hashing (the first section
+ * of a name counts, a later one is reported and not built).
+ *
+ * If no global key follows the first section (P.eager, the usual file),
+ * the global settings are final by now: the service is built at once and
+ * the section freed, so the parse never holds more than one.  Otherwise
+ * the sections wait for the second pass.  CFG is the global section.
  */
 static int
 v_service(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct section	*se;
-	size_t		 size;
+	size_t		 size, k = P.eager ? 0 : P.nsecs;
+	int		 first;
 
-	(void)cfg;
 	if (opt->nvalues != 1)
 		fatalx("conf: %u service sections at once", opt->nvalues);
-	if (P.nsecs == P.secsize) {
+	if (k == P.secsize) {
 		size = P.secsize == 0 ? 16 : P.secsize * 2;
 		if ((se = reallocarray(P.secs, size, sizeof(*se))) == NULL)
 			fatal("reallocarray");
 		P.secs = se;
 		P.secsize = size;
 	}
-	se = &P.secs[P.nsecs];
+	se = &P.secs[k];
 	se->se_val = opt->values[0];
 	se->se_sec = se->se_val->section;
 	section_shrink(se->se_sec);
-	se->se_dup = 0;
 	se->se_open = P.nsecs < P.nopens ? P.opens[P.nsecs] : 0;
 	if (se->se_open == 0 || se->se_open > se->se_sec->line)
 		se->se_open = se->se_sec->line;
@@ -499,6 +615,16 @@ v_service(cfg_t *cfg, cfg_opt_t *opt)
 	memset(P.cur, 0, sizeof(P.cur));
 	P.nsecs++;
 	opt->nvalues = 0;
+	first = name_seen(cfg_title(se->se_sec), se->se_open);
+	if ((se->se_dup = first != 0))
+		conf_error(se->se_open, "service %s is already defined at "
+		    "line %d", cfg_title(se->se_sec), first);
+	if (!P.eager)
+		return 0;
+	if (!se->se_dup)
+		svc_append(build_service(cfg, se, P.flags));
+	P.building = NULL;
+	section_free(se);
 	return 0;
 }
 
@@ -1239,52 +1365,15 @@ common:
 	return sc;
 }
 
-/* By name, then by file order: a name's first section sorts first. */
-static int
-section_cmp(const void *x, const void *y)
-{
-	const struct section	*a = *(const struct section * const *)x;
-	const struct section	*b = *(const struct section * const *)y;
-	int			 r;
-
-	if ((r = strcmp(cfg_title(a->se_sec), cfg_title(b->se_sec))) != 0)
-		return r;
-	return a < b ? -1 : a > b;
-}
-
-/* Marks and reports every section whose name an earlier one has. */
-static void
-check_duplicates(void)
-{
-	struct section	**v;
-	size_t		  i, j;
-
-	if ((v = calloc(P.nsecs + 1, sizeof(*v))) == NULL)
-		fatal("calloc");
-	for (i = 0; i < P.nsecs; i++)
-		v[i] = &P.secs[i];
-	qsort(v, P.nsecs, sizeof(*v), section_cmp);
-	for (i = 0; i < P.nsecs; i = j)
-		for (j = i + 1; j < P.nsecs && strcmp(cfg_title(v[i]->se_sec),
-		    cfg_title(v[j]->se_sec)) == 0; j++) {
-			v[j]->se_dup = 1;
-			conf_error(v[j]->se_open, "service %s is already defined "
-			    "at line %d", cfg_title(v[j]->se_sec),
-			    v[i]->se_open);
-		}
-	free(v);
-}
-
 static void
 sections_free(void)
 {
 	size_t	i;
 
-	for (i = 0; i < P.nsecs; i++) {
-		P.secs[i].se_sec->path = NULL;	/* libconfuse's, shared */
-		cfg_free(P.secs[i].se_sec);
-		free(P.secs[i].se_val);
-	}
+	/* Eager: slot 0 only, each section freed once built. */
+	for (i = 0; i < (P.eager ? 1 : P.nsecs) && i < P.secsize; i++)
+		if (P.secs[i].se_sec != NULL)
+			section_free(&P.secs[i]);
 	free(P.secs);
 }
 
@@ -1326,7 +1415,7 @@ parse(char *buf, size_t len, int flags)
 	cfg_t		*cfg;
 	char		 path[64], *p;
 	size_t		 i;
-	int		 r, line;
+	int		 r, line, late;
 
 	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
@@ -1355,7 +1444,9 @@ parse(char *buf, size_t len, int flags)
 		conf_error(line, "unterminated comment");
 		goto done;
 	}
-	P.nopens = conftext_section_lines(buf, &P.opens);
+	P.nopens = conftext_section_lines(buf, &P.opens, &late);
+	P.eager = !late;
+	P.flags = flags;
 	P.lastline = 1;
 	for (i = 0; i < len; i++)
 		if (buf[i] == '\n' && i + 1 < len)
@@ -1364,6 +1455,15 @@ parse(char *buf, size_t len, int flags)
 		fatal("realloc");
 	buf = p;
 	memcpy(buf + len, tail, sizeof(tail));
+
+	/* Looked up once: every service without "user" runs as soad. */
+	P.euid = geteuid();
+	P.egid = getegid();
+	P.euser = (pw = getpwuid(P.euid)) != NULL ? xstrdup(pw->pw_name) :
+	    NULL;
+	if ((cf = calloc(1, sizeof(*cf))) == NULL)
+		fatal("calloc");
+	P.cf = cf;
 	r = cfg_parse_buf(cfg, buf);
 	if (P.unclosed) {
 		conf_error(P.lastline, "missing \"}\" at the end of the file");
@@ -1376,14 +1476,6 @@ parse(char *buf, size_t len, int flags)
 		goto done;
 	}
 
-	/* Looked up once: every service without "user" runs as soad. */
-	P.euid = geteuid();
-	P.egid = getegid();
-	P.euser = (pw = getpwuid(P.euid)) != NULL ? xstrdup(pw->pw_name) :
-	    NULL;
-	if ((cf = calloc(1, sizeof(*cf))) == NULL)
-		fatal("calloc");
-	P.cf = cf;
 	cf->cf_hosts_allow = hosts_file(cfg, "hosts-allow");
 	cf->cf_hosts_deny = hosts_file(cfg, "hosts-deny");
 	cf->cf_timeout = opt_int(cfg, "timeout");
@@ -1394,13 +1486,9 @@ parse(char *buf, size_t len, int flags)
 	/* With -i, the services may all come from the inetd.conf. */
 	if (P.nsecs == 0 && !(flags & CONF_GLOBALS_ONLY))
 		conf_error(P.lastline, "no service defined");
-	check_duplicates();
-	if ((cf->cf_svcs = calloc(P.nsecs + 1, sizeof(*cf->cf_svcs))) == NULL)
-		fatal("calloc");
-	for (i = 0; i < P.nsecs; i++)
+	for (i = 0; !P.eager && i < P.nsecs; i++)
 		if (!P.secs[i].se_dup)
-			cf->cf_svcs[cf->cf_nsvcs++] = build_service(cfg,
-			    &P.secs[i], flags);
+			svc_append(build_service(cfg, &P.secs[i], flags));
 	P.building = NULL;
 	conf_check_addresses(cf);
 
@@ -1440,6 +1528,7 @@ conf_load_buf(const char *name, const char *text, size_t len, int flags,
 	if (cf != NULL)
 		cf->cf_file = xstrdup(name);
 	free(P.opens);
+	names_free();
 	free(P.euser);
 	free(P.pwkey);
 	free(P.pw.pw_name);

@@ -183,14 +183,17 @@ conftext_strip_comments(char *s)
  * where a message about the section as a whole belongs.  At the top
  * level a brace opens a section unless it follows "=" or "+=" (then it
  * opens a list); the section starts two tokens before its brace.
+ * *LATE is set if a top-level "=" (a global key) follows the first
+ * section, i.e. the global settings are not final when a section ends.
  */
 size_t
-conftext_section_lines(const char *s, int **linesp)
+conftext_section_lines(const char *s, int **linesp, int *late)
 {
 	int	*lines = NULL, *nl;
 	size_t	 n = 0, size = 0;
 	int	 line = 1, depth = 0, after_eq = 0, tok[3] = { 1, 1, 1 };
 
+	*late = 0;
 	while (*s != '\0') {
 		if (*s == '\n') {
 			line++;
@@ -233,6 +236,8 @@ conftext_section_lines(const char *s, int **linesp)
 			depth++;
 		} else if (*s == '}' && depth > 0)
 			depth--;
+		else if (*s == '=' && depth == 0 && n > 0)
+			*late = 1;
 		after_eq = *s == '=';
 		s++;
 	}

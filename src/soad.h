@@ -228,7 +228,7 @@ int	 conf_inetd_add(struct conf *, const char *, const char *, int);
 
 int	 conftext_read(const char *, char **, size_t *, char *, size_t);
 int	 conftext_strip_comments(char *);
-size_t	 conftext_section_lines(const char *, int **);
+size_t	 conftext_section_lines(const char *, int **, int *);
 
 /* inetd.c */
 #define INETD_DEFAULT_RATE 256	/* max-per-minute of an -i nowait line */

@@ -1371,16 +1371,29 @@ test_section_lines(void **state)
 	    "  listen = { \"80\" } args = { '}', \"{\" }\n"
 	    "}\n"
 	    "timeout = 5 service c { }\n";		/* 8 */
-	int	*lines;
+	int	*lines, late;
 	size_t	 n;
 
 	(void)state;
-	n = conftext_section_lines(text, &lines);
+	n = conftext_section_lines(text, &lines, &late);
 	assert_int_equal(n, 2);
 	assert_int_equal(lines[0], 4);
 	assert_int_equal(lines[1], 8);
+	assert_int_equal(late, 1);		/* timeout, line 8 */
 	free(lines);
-	assert_int_equal(conftext_section_lines("", &lines), 0);
+	assert_int_equal(conftext_section_lines("", &lines, &late), 0);
+	assert_int_equal(late, 0);
+	free(lines);
+	/* Keys inside sections, lists and strings are not global ones. */
+	n = conftext_section_lines("timeout = 1\nservice a {\n"
+	    "  args = { \"x=y\" }\n  timeout = 2\n}\nservice b {}\n",
+	    &lines, &late);
+	assert_int_equal(n, 2);
+	assert_int_equal(late, 0);
+	free(lines);
+	n = conftext_section_lines("service a { }\nenvironment += "
+	    "{ \"A=1\" }\n", &lines, &late);
+	assert_int_equal(late, 1);
 	free(lines);
 }
 
