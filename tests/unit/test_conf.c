@@ -1219,6 +1219,35 @@ test_duplicates(void **state)
 	    "FILE:6: service b is already defined at line 1\n"
 	    "FILE:11: service a is already defined at line 3\n"
 	    "FILE:12: service b is already defined at line 1\n");
+	/* The same without the global key after the first section: each
+	 * service is built as its section ends (conf_soad.c), same answer. */
+	load_bad(
+	    "service b { listen = \"1\"\n server = \"/bin/true\" }\n"
+	    "service a { listen = \"2\" server = \"/bin/true\" }\n"
+	    "# service b {\n"
+	    "# timeout = 5\n"
+	    "service\n"
+	    "  b\n"
+	    "  {\n"
+	    "    listen = \"1\" server = \"/bin/true\"\n"
+	    "}\n"
+	    "service a { listen = { \"3\" } server = \"/bin/true\" }\n"
+	    "service b { listen = \"4\" server = \"/bin/true\" }\n", 0, 3,
+	    "FILE:6: service b is already defined at line 1\n"
+	    "FILE:11: service a is already defined at line 3\n"
+	    "FILE:12: service b is already defined at line 1\n");
+	/* A duplicate is not built: its own problems are not reported. */
+	load_bad(
+	    "service a { listen = \"1\" server = \"/bin/true\" }\n"
+	    "service a { listen = \"2\" server = \"/bin/true\"\n"
+	    "  user = \"no-such-user-x\" }\n", 0, 1,
+	    "FILE:2: service a is already defined at line 1\n");
+	load_bad(
+	    "service a { listen = \"1\" server = \"/bin/true\" }\n"
+	    "service a { listen = \"2\" server = \"/bin/true\"\n"
+	    "  user = \"no-such-user-x\" }\n"
+	    "timeout = 3\n", 0, 1,
+	    "FILE:2: service a is already defined at line 1\n");
 }
 
 static void
