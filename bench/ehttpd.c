@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "benchlisten.h"
+
 #define BIG	(100LL << 20)
 #define CHUNK	(1 << 20)
 #define SMALL	256
@@ -135,30 +137,15 @@ serve(struct cn *c)
 int
 main(int argc, char *argv[])
 {
-	struct sockaddr_in	 sin = { .sin_family = AF_INET };
 	struct epoll_event	 ev, evs[256];
-	const char		*e = getenv("LISTEN_PID");
 	struct cn		 lmark;
-	int			 lfd = 3, on = 1, n, i, fd;
+	int			 lfd, on = 1, n, i, fd;
 	ssize_t			 r;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(chunk, 'x', sizeof(chunk));
-	if (argc == 3 && strcmp(argv[1], "--port") == 0) {
-		sin.sin_port = htons((unsigned short)atoi(argv[2]));
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-		    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on)) == -1 ||
-		    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-		    listen(lfd, 4096) == -1) {
-			perror("ehttpd: bind");
-			return 2;
-		}
-	} else if (e == NULL || atoi(e) != (int)getpid()) {
-		fprintf(stderr, "usage: ehttpd --port N (or socket-activated)\n");
+	if ((lfd = bench_listener(argc, argv, "ehttpd", 4096)) == -1)
 		return 2;
-	}
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return 2;

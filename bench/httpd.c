@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "benchlisten.h"
+
 static void
 serve(int c)
 {
@@ -56,26 +58,11 @@ serve(int c)
 int
 main(int argc, char *argv[])
 {
-	struct sockaddr_in	 sin = { .sin_family = AF_INET };
-	const char		*e = getenv("LISTEN_PID");
-	int			 lfd = 3, c, on = 1;
+	int	lfd, c;
 
 	signal(SIGCHLD, SIG_IGN);	/* no zombies, no reaping */
-	if (argc == 3 && strcmp(argv[1], "--port") == 0) {
-		sin.sin_port = htons((unsigned short)atoi(argv[2]));
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-		    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on)) == -1 ||
-		    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-		    listen(lfd, 1024) == -1) {
-			perror("httpd: bind");
-			return 2;
-		}
-	} else if (e == NULL || atoi(e) != (int)getpid()) {
-		fprintf(stderr, "usage: httpd --port N (or socket-activated)\n");
+	if ((lfd = bench_listener(argc, argv, "httpd", 1024)) == -1)
 		return 2;
-	}
 	for (;;) {
 		if ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 			continue;

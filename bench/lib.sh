@@ -28,11 +28,26 @@ need() {
 	for f in "$@"; do [ -x "$f" ] || die "missing $f (see bench/README.md)"; done
 }
 
-# Compile the C helpers when their source changed.
-for h in coldstart httpd; do
-	[ "$BIN/$h" -nt "$BENCH/$h.c" ] || gcc -O2 -Wall -o "$BIN/$h" "$BENCH/$h.c"
-done
+# build_helper NAME [GCC FLAGS...] : compile bench/NAME.c into $BIN/NAME
+# when it or the shared header changed.
+build_helper() {
+	local h=$1; shift
+	[ "$BIN/$h" -nt "$BENCH/$h.c" ] && [ "$BIN/$h" -nt "$BENCH/benchlisten.h" ] ||
+	    gcc -O2 -Wall "$@" -o "$BIN/$h" "$BENCH/$h.c"
+}
+build_helper coldstart
+build_helper httpd
 HTTPD=$BIN/httpd
+
+# own_ticks PID : utime+stime of PID itself (0 if gone).
+own_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
+
+# rotate K : the TARGETS array rotated by K, one per line (the order of
+# round K, so no target always runs first).
+rotate() {
+	local n=${#TARGETS[@]} i
+	for ((i = 0; i < n; i++)); do echo "${TARGETS[$(((i + $1) % n))]}"; done
+}
 
 machine_info() {
 	echo "nproc=$(nproc) kernel=$(uname -r) loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""

@@ -39,14 +39,9 @@ source "$(dirname "$0")/lib.sh"
 XINETD=${XINETD:-/tmp/soad-peers/root/usr/sbin/xinetd}
 INETD=${INETD:-/tmp/soad-peers/root/usr/sbin/inetd}
 need "$SOAD" "$XINETD" "$INETD"
-for h in connbench echo1 ref_super; do
-	[ "$BIN/$h" -nt "$BENCH/$h.c" ] && continue
-	case $h in
-	connbench) gcc -O2 -Wall -pthread -o "$BIN/$h" "$BENCH/$h.c" ;;
-	echo1) gcc -O2 -Wall -static -o "$BIN/$h" "$BENCH/$h.c" ;;
-	*) gcc -O2 -Wall -o "$BIN/$h" "$BENCH/$h.c" ;;
-	esac
-done
+build_helper connbench -pthread
+build_helper echo1 -static
+build_helper ref_super
 
 P=${NOWAIT_PORT:-21130}
 ROUNDS=${ROUNDS:-3}
@@ -113,11 +108,6 @@ for t in "${TARGETS[@]}"; do	# sanity and warm-up (pages the binaries in)
 done
 fds0=$(ls "/proc/$SOAD_PID/fd" | wc -l)
 
-own_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
-rotate() {
-	local n=${#TARGETS[@]} i
-	for ((i = 0; i < n; i++)); do echo "${TARGETS[$(((i + $1) % n))]}"; done
-}
 
 log "nowait: $(machine_info), $ROUNDS rounds; seq $SEQ_N, par $PAR_N x $PAR_C"
 printf 'test\tdesc\ttarget\tround\tconns\terrors\tcps\tp50_us\tp99_us\tmaster_ticks\tclk_tck\tloadavg\n' >"$RAW"

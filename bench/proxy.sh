@@ -38,9 +38,8 @@ source "$(dirname "$0")/lib.sh"
 need "$SOAD" /lib/systemd/systemd-socket-proxyd "$SDACT"
 command -v wrk >/dev/null || die "wrk missing: apt-get install -y wrk"
 command -v haproxy >/dev/null || die "haproxy missing: apt-get install -y haproxy"
-for h in ehttpd fetch; do
-	[ "$BIN/$h" -nt "$BENCH/$h.c" ] || gcc -O2 -Wall -o "$BIN/$h" "$BENCH/$h.c"
-done
+build_helper ehttpd
+build_helper fetch
 
 P=${PROXY_PORT:-21100}
 ROUNDS=${ROUNDS:-3}
@@ -110,8 +109,6 @@ done
 fds0=$(ls "/proc/$SOAD_PID/fd" | wc -l)
 rss0=$(status_field "$SOAD_PID" VmRSS)
 
-# own_ticks PID : utime+stime of PID itself (0 if gone).
-own_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
 # helper_ticks : utime+stime (+ reaped children) of soad's children that
 # are not its services' apps, i.e. the tcpwrap helpers.
 helper_ticks() {
@@ -130,10 +127,6 @@ ctick() {
 	soad-*) echo "$(own_ticks "$SOAD_PID") $(helper_ticks)" ;;
 	*) echo "$(own_ticks "${PID[$1]}") 0" ;;
 	esac
-}
-rotate() {
-	local n=${#TARGETS[@]} i
-	for ((i = 0; i < n; i++)); do echo "${TARGETS[$(((i + $1) % n))]}"; done
 }
 
 log "proxy: $(machine_info), $ROUNDS rounds of $DURATION; targets: ${TARGETS[*]}"

@@ -19,9 +19,8 @@ source "$(dirname "$0")/lib.sh"
 need "$SOAD"
 command -v perf >/dev/null || die "perf missing (apt-get install linux-perf)"
 command -v strace >/dev/null || die "strace missing"
-for h in ehttpd fetch; do
-	[ "$BIN/$h" -nt "$BENCH/$h.c" ] || gcc -O2 -Wall -o "$BIN/$h" "$BENCH/$h.c"
-done
+build_helper ehttpd
+build_helper fetch
 P=${PROF_PORT:-21150}
 DURATION=${DURATION:-5s}
 TCPWRAP=${TCPWRAP:-no}
