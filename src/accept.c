@@ -386,8 +386,7 @@ conn_refuse(struct conn *cn, const char *why)
 
 	accept_log_peer(cn, peer, sizeof(peer));
 	accept_log_limited("%s: refused connection from %s: %s",
-	    svc_name(cn->cn_svc),
-	    peer, why);
+	    svc_name(cn->cn_svc), peer, why);
 	conn_close(cn);
 }
 

@@ -371,11 +371,14 @@ main(int argc, char *argv[])
 		    nerr, nerr == 1 ? "" : "s");
 		exit(EXIT_CONFIG);
 	}
-	/* Before daemonizing, and with -n too: a missing tcp_wrappers
-	 * helper program is said on stderr, not at the first check. */
-	for (i = 0; i < cf->cf_nsvcs; i++)
+	for (i = 0; i < cf->cf_nsvcs; i++) {
+		nls += conf_nlisteners(cf->cf_svcs[i]);
+		nproxy += cf->cf_svcs[i]->sc_mode == MODE_PROXY;
 		nwrap += cf->cf_svcs[i]->sc_accept != NULL &&
 		    cf->cf_svcs[i]->sc_accept->ac_wrapname != NULL;
+	}
+	/* Before daemonizing, and with -n too: a missing tcp_wrappers
+	 * helper program is said on stderr, not at the first check. */
 	if (nwrap > 0 && wrap_prepare(debug) == -1)
 		exit(EXIT_OSERR);
 	if (check) {
@@ -406,10 +409,6 @@ main(int argc, char *argv[])
 		ev[i] = evsignal_new(base, handled[i].sig, handled[i].fn, NULL);
 		if (ev[i] == NULL || event_add(ev[i], NULL) == -1)
 			fatalx("cannot watch signals");
-	}
-	for (i = 0; i < cf->cf_nsvcs; i++) {
-		nls += conf_nlisteners(cf->cf_svcs[i]);
-		nproxy += cf->cf_svcs[i]->sc_mode == MODE_PROXY;
 	}
 	accept_init(base);
 	proxy_init(base);
